@@ -1,0 +1,28 @@
+# Two entry points (see README): `make reproduce` and `make test`. Both create .venv if missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PRESET ?= cpu
+SEEDS ?= 3
+
+.PHONY: reproduce test install bench clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e ".[all]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+reproduce: $(STAMP)
+	$(PY) -m actionpose reproduce --preset $(PRESET) --seeds $(SEEDS)
+
+test: $(STAMP)
+	ACTIONPOSE_PRESET=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,3 @@
+from actionpose.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,114 @@
+"""The ``actionpose`` command line (also ``python -m actionpose``).
+
+Argument definitions live here; each handler lives in the package module that does the work
+and is imported only when its command runs (so ``actionpose --help`` is fast).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from actionpose.errors import ActionposeError
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must be HxW, e.g. 120x160, got {text!r}") from None
+    if h < 8 or w < 8:
+        raise argparse.ArgumentTypeError(f"size must be at least 8x8, got {text!r}")
+    return h, w
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {text}")
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# one function per command: its arguments, and "module:function" of its handler
+
+
+def _add_data_synth(p: argparse.ArgumentParser) -> str:
+    p.add_argument("out", help="output root (a JHMDB-format tree is written there)")
+    p.add_argument("--preset", choices=("smoke", "cpu", "paper"), default="cpu")
+    p.add_argument("--classes", type=_positive, help="number of action classes (default: preset's)")
+    p.add_argument("--clips-per-class", type=_positive, help="clips per class (default: preset's)")
+    p.add_argument("--size", type=_size, help="frame size HxW (default: preset's)")
+    p.add_argument("--context-bias", type=_fraction, help="P(train background = class's home style)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=_positive, default=None, help="processes (default: all cores)")
+    p.add_argument("--actors", metavar="JHMDB_ROOT", help="take actors from a JHMDB tree's puppet masks")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUT")
+    return "actionpose.data.synthetic:main"
+
+
+def _add_data_check(p: argparse.ArgumentParser) -> str:
+    p.add_argument("root", help="a JHMDB-format tree")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    return "actionpose.data.check:main"
+
+
+def _add_pose_extract(p: argparse.ArgumentParser) -> str:
+    p.add_argument("input", help="a video file, a folder of videos (class sub-folders), or of frames")
+    p.add_argument("--out", required=True, help="output root (JHMDB-format tree)")
+    p.add_argument("--estimator", default="mediapipe", help="mediapipe (default) or keypointrcnn")
+    p.add_argument("--model-complexity", type=int, default=1, help="MediaPipe model (only 1 ships offline)")
+    p.add_argument("--workers", type=_positive, default=1)
+    p.add_argument("--max-frames", type=_positive, default=None, help="cap frames per clip")
+    p.add_argument("--size", type=_size, default=None, help="resize frames to HxW before writing")
+    return "actionpose.pose.estimate:main"
+
+
+COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
+    ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
+    ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
+    ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="actionpose", description="Pose-guided action recognition (re-test of Yao, 2018)."
+    )
+    top = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for path, (help_text, add) in COMMANDS.items():
+        if len(path) == 1:
+            sub = top.add_parser(path[0], help=help_text, description=help_text)
+        else:
+            if path[0] not in groups:
+                grp = top.add_parser(path[0], help=f"{path[0]} commands")
+                groups[path[0]] = grp.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+            sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
+        sub.set_defaults(handler=add(sub))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name, func_name = args.handler.split(":")
+    handler = getattr(importlib.import_module(module_name), func_name)
+    try:
+        return int(handler(args) or 0)
+    except ActionposeError as exc:
+        print(f"actionpose: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("actionpose: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
