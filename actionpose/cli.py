@@ -71,10 +71,55 @@ def _add_pose_extract(p: argparse.ArgumentParser) -> str:
     return "actionpose.pose.estimate:main"
 
 
+def _add_train(p: argparse.ArgumentParser) -> str:
+    p.add_argument("experiment", help="an experiment name (see `actionpose list`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. lr=0.003")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--data", default=None, help="puppet | actors | jhmdb | a JHMDB-format root")
+    p.add_argument("--split", type=int, default=None, help="official split 1..3")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--epochs", type=_positive, default=None)
+    p.add_argument("--out", default="runs", help="runs folder (default runs/)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    p.add_argument("--deterministic", action="store_true", help="deterministic algorithms")
+    p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return "actionpose.train.commands:train"
+
+
+def _add_reproduce(p: argparse.ArgumentParser) -> str:
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--seeds", type=_positive, default=3, help="seeds per experiment (default 3)")
+    p.add_argument("--data", default=None, help="use this JHMDB-format root instead of the embedded dataset")
+    p.add_argument("--only", action="append", default=[], help="run only this experiment (repeatable)")
+    p.add_argument("--sweep", type=_fraction, nargs="*", default=None,
+                   help="also run c3d vs c3d-pose at these context biases")
+    p.add_argument("--out", default="runs")
+    p.add_argument("--results", default="results")
+    p.add_argument("--figures", default="figures")
+    p.add_argument("--quiet", action="store_true")
+    return "actionpose.train.commands:reproduce"
+
+
+def _add_figures(p: argparse.ArgumentParser) -> str:
+    p.add_argument("runs", nargs="?", default="runs", help="runs folder (default runs/)")
+    p.add_argument("--out", default="figures", help="figures folder (default figures/)")
+    p.add_argument("--results", default="results", help="where the CSV summaries go")
+    return "actionpose.train.commands:figures"
+
+
+def _add_list(p: argparse.ArgumentParser) -> str:
+    return "actionpose.train.commands:list_experiments"
+
+
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
     ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
+    ("train",): ("train and evaluate one experiment", _add_train),
+    ("reproduce",): ("run every report experiment, then the figures", _add_reproduce),
+    ("figures",): ("aggregate runs into results/*.csv and figures/", _add_figures),
+    ("list",): ("list experiments and presets", _add_list),
 }
 
 

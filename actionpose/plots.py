@@ -1,0 +1,161 @@
+"""The report's figures, regenerated from run folders (PNG for the README, SVG for papers).
+
+Every figure shows test-split accuracy of the final epoch; bars are means over seeds with 95%
+Student-t intervals, curves are means with 95% bands.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from actionpose.train.results import ci95, load_curves, load_runs, paired_difference
+
+# Published JHMDB accuracies (mean of the 3 official splits), see DESIGN.md.
+PUBLISHED_JHMDB = {
+    "P-CNN (RGB+flow, GT pose parts)": 0.737,
+    "Chained multi-stream": 0.761,
+    "PoTion (pose only, estimated)": 0.679,
+    "I3D + PoTion": 0.855,
+}
+
+# (figure file stem, title, experiments in order, dataset)
+GROUPS = [
+    ("c3d_pose", "C3D with and without pose", ["c3d", "c3d-pose"], "puppet"),
+    ("attention_pose", "Attention pooling with and without pose",
+     ["attention", "attention-pose", "attention-pose-reg"], "puppet"),
+    ("two_stream_init", "Temporal stream: first-layer initialisation",
+     ["two-stream-init-none", "two-stream-init-replicate", "two-stream-init-replicate_scaled",
+      "two-stream-init-average"], "puppet"),
+    ("two_stream_mask", "Two-stream with and without the puppet mask",
+     ["two-stream", "two-stream-mask", "two-stream-flow"], "puppet"),
+    ("actors_c3d_pose", "Real actors: C3D with and without pose", ["c3d", "c3d-pose"], "actors"),
+    ("actors_two_stream_mask", "Real actors: two-stream with and without the puppet mask",
+     ["two-stream", "two-stream-mask"], "actors"),
+]
+
+
+def _save(fig, out_dir: Path, stem: str) -> list[Path]:
+    paths = []
+    for ext in ("png", "svg"):
+        path = out_dir / f"{stem}.{ext}"
+        fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Date": None} if ext == "svg" else None)
+        paths.append(path)
+    return paths
+
+
+def comparison_figure(runs: pd.DataFrame, curves: pd.DataFrame, title: str,
+                      experiments: list[str], dataset: str):
+    """Left: test accuracy per epoch (mean, 95% band); right: final accuracy bars with 95% CI and
+    the paired difference to the first experiment."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax_curve, ax_bar) = plt.subplots(1, 2, figsize=(10, 3.6))
+    sel_curves = curves[(curves["dataset"] == dataset) & curves["experiment"].isin(experiments)] \
+        if not curves.empty else curves
+    if not sel_curves.empty:
+        sns.lineplot(data=sel_curves, x="epoch", y="test_video_acc", hue="experiment",
+                     hue_order=[e for e in experiments if e in set(sel_curves["experiment"])],
+                     errorbar=("ci", 95), ax=ax_curve)
+    ax_curve.set(title="test accuracy per epoch", ylabel="test video accuracy", ylim=(0, 1))
+    sel = runs[(runs["dataset"] == dataset) & runs["experiment"].isin(experiments)]
+    labels, means, halves = [], [], []
+    for exp in experiments:
+        vals = sel.loc[sel["experiment"] == exp, "test_video_acc"]
+        if len(vals) == 0:
+            continue
+        m, h = ci95(vals)
+        label = f"{exp}\n(n={len(vals)})"
+        if exp != experiments[0]:
+            d = paired_difference(runs, experiments[0], exp, dataset)
+            if d["n_pairs"] >= 2:
+                label += f"\nΔ {d['delta_mean'] * 100:+.1f} ± {d['delta_ci95'] * 100:.1f} pt"
+        labels.append(label)
+        means.append(m)
+        halves.append(0.0 if np.isnan(h) else h)
+    colors = sns.color_palette(n_colors=max(len(labels), 1))
+    ax_bar.bar(range(len(labels)), means, yerr=halves, capsize=4, color=colors)
+    for i, exp in enumerate([e for e in experiments if (sel["experiment"] == e).any()]):
+        vals = sel.loc[sel["experiment"] == exp, "test_video_acc"].to_numpy()
+        ax_bar.scatter(np.full(len(vals), i), vals, color="k", s=10, zorder=3)
+    ax_bar.set_xticks(range(len(labels)), labels, fontsize=8)
+    ax_bar.set(title="final test accuracy (mean, 95% CI)", ylim=(0, 1))
+    fig.suptitle(f"{title} — {dataset}")
+    fig.tight_layout()
+    return fig
+
+
+def context_bias_figure(runs: pd.DataFrame):
+    """Pose benefit (c3d-pose - c3d, paired over seeds) against the context bias."""
+    import matplotlib.pyplot as plt
+
+    sel = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
+    rows = []
+    for bias in sorted(sel["context_bias"].unique()):
+        d = paired_difference(runs, "c3d", "c3d-pose", "puppet", context_bias=bias)
+        if d["n_pairs"]:
+            rows.append((bias, d["delta_mean"], 0 if np.isnan(d["delta_ci95"]) else d["delta_ci95"],
+                         d["n_pairs"]))
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    b, m, h, n = zip(*rows)
+    ax.errorbar(b, np.array(m) * 100, yerr=np.array(h) * 100, marker="o", capsize=4)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xlabel="context bias of the training split", ylabel="pose benefit (accuracy points)",
+           title="C3D: pose benefit vs context bias")
+    fig.tight_layout()
+    return fig
+
+
+def pose_only_figure(runs: pd.DataFrame):
+    """Pose-only on real JHMDB masks (official splits) next to published JHMDB numbers."""
+    import matplotlib.pyplot as plt
+
+    sel = runs[(runs["dataset"] == "jhmdb") & (runs["experiment"] == "pose-only")]
+    if sel.empty:
+        return None
+    m, h = ci95(sel["test_video_acc"])
+    names = [f"pose-only (ours, masks)\nn={len(sel)} runs"] + list(PUBLISHED_JHMDB)
+    values = [m] + list(PUBLISHED_JHMDB.values())
+    errs = [0 if np.isnan(h) else h] + [0] * len(PUBLISHED_JHMDB)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.barh(range(len(names)), values, xerr=errs, capsize=4,
+            color=["tab:orange"] + ["tab:grey"] * len(PUBLISHED_JHMDB))
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    ax.axvline(1 / 21, color="k", ls=":", lw=1, label="chance (1/21)")
+    ax.set(xlim=(0, 1), xlabel="accuracy (mean of official splits)", title="JHMDB: pose alone")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def make_figures(runs_dir: str | Path, out_dir: str | Path) -> list[Path]:
+    """Every figure that the runs in ``runs_dir`` support; returns the written paths."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = load_runs(runs_dir)
+    curves = load_curves(runs_dir)
+    base_runs = runs[runs["context_bias"].isna()] if not runs.empty else runs
+    base_curves = curves[curves["context_bias"].isna()] if not curves.empty else curves
+    written: list[Path] = []
+    for stem, title, experiments, dataset in GROUPS:
+        if base_runs.empty or not ((base_runs["dataset"] == dataset)
+                                   & base_runs["experiment"].isin(experiments)).any():
+            continue
+        fig = comparison_figure(base_runs, base_curves, title, experiments, dataset)
+        written += _save(fig, out_dir, stem)
+        plt.close(fig)
+    for stem, maker in (("context_bias_sweep", context_bias_figure), ("pose_only_jhmdb", pose_only_figure)):
+        fig = maker(runs) if not runs.empty else None
+        if fig is not None:
+            written += _save(fig, out_dir, stem)
+            plt.close(fig)
+    return written

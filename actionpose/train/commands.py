@@ -1,0 +1,115 @@
+"""Handlers of ``actionpose train / reproduce / figures / list``."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from actionpose.errors import ConfigError, DataError
+from actionpose.train import experiments as X
+
+
+def _check_data_root(root: Path) -> None:
+    """Refuse a data root that fails ``actionpose data check`` (errors only, not warnings)."""
+    from actionpose.data.check import check_tree
+
+    report = check_tree(root)
+    errors = report.get("errors", [])
+    if errors:
+        listed = "\n  ".join(f"{e['path']}: {e['problem']}" if isinstance(e, dict) else str(e)
+                             for e in errors[:10])
+        raise DataError(root, f"fails `actionpose data check` with {len(errors)} error(s):\n  {listed}")
+
+
+def train(args) -> int:
+    from actionpose.train.engine import fit, is_complete, run_dir
+
+    overrides = X.parse_overrides(args.overrides)
+    for key in ("split", "seed", "epochs", "device"):
+        if getattr(args, key, None) is not None:
+            overrides[key] = getattr(args, key)
+    if args.deterministic:
+        overrides["deterministic"] = True
+    if args.data is not None:
+        overrides["dataset"] = args.data if args.data in X.DATASETS else str(Path(args.data).resolve())
+    cfg = X.make_config(args.experiment, args.preset, **overrides)
+    if cfg.dataset not in X.DATASETS:
+        _check_data_root(Path(cfg.dataset))
+    folder = run_dir(cfg, args.out)
+    if args.resume and is_complete(folder):
+        print(f"{folder}: already complete", file=sys.stderr)
+        return 0
+    summary = fit(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    if summary.get("complete"):
+        final = summary["final"]
+        print(f"{cfg.experiment} {cfg.run_name()}: test video acc {final['test_video_acc']:.3f} "
+              f"(clip {final['test_clip_acc']:.3f}) in {summary['seconds_total']:.0f} s -> {folder}")
+    return 0
+
+
+def reproduce(args) -> int:
+    """Every report run at ``--preset`` for ``--seeds`` seeds; finished runs are skipped,
+    interrupted ones resumed; then the results tables and figures."""
+    from actionpose.train.engine import fit, is_complete, run_dir
+    from actionpose.paths import shared_jhmdb
+
+    started = time.perf_counter()
+    out = Path(args.out)
+    plan = []
+    for experiment, dataset in X.REPORT_RUNS:
+        if args.only and experiment not in args.only:
+            continue
+        if dataset in ("actors", "jhmdb") and shared_jhmdb() is None and args.data is None:
+            print(f"skip {experiment} on {dataset}: ../shared/jhmdb not found", file=sys.stderr)
+            continue
+        splits = (1, 2, 3) if dataset == "jhmdb" and args.preset != "smoke" else (1,)
+        for seed in range(args.seeds):
+            for split in splits:
+                overrides = {"seed": seed, "split": split}
+                if args.data is not None and dataset == "puppet":
+                    overrides["dataset"] = str(Path(args.data).resolve())
+                else:
+                    overrides["dataset"] = dataset
+                plan.append(X.make_config(experiment, args.preset, **overrides))
+    if args.sweep:
+        for bias in args.sweep:
+            for experiment in ("c3d", "c3d-pose"):
+                for seed in range(args.seeds):
+                    plan.append(X.make_config(experiment, args.preset, seed=seed, context_bias=bias,
+                                              dataset="puppet"))
+    print(f"reproduce: {len(plan)} runs at preset {args.preset}", file=sys.stderr)
+    for i, cfg in enumerate(plan, start=1):
+        folder = run_dir(cfg, out)
+        if is_complete(folder):
+            print(f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}: done, skipped", file=sys.stderr)
+            continue
+        print(f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}", file=sys.stderr, flush=True)
+        fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=not args.quiet)
+    figures_args = type("A", (), {"runs": str(out), "out": args.figures, "results": args.results})
+    figures(figures_args)
+    print(f"reproduce: finished in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
+    return 0
+
+
+def figures(args) -> int:
+    from actionpose import plots
+    from actionpose.train.results import write_results
+
+    paths = write_results(args.runs, args.results)
+    made = plots.make_figures(args.runs, args.out)
+    for p in list(paths.values()) + made:
+        print(p)
+    return 0
+
+
+def list_experiments(args) -> int:
+    print("experiments:")
+    for name, family, description in X.describe():
+        print(f"  {name:<34} {family:<11} {description}")
+    print("presets:")
+    notes = {"smoke": "seconds per experiment; CI and nbval",
+             "cpu": "narrow models, low resolution: minutes per run on 2 cores (default)",
+             "paper": "the report's settings on JHMDB, for a GPU"}
+    for name in X.PRESETS:
+        print(f"  {name:<34} {notes.get(name, '')}")
+    return 0

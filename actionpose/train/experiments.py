@@ -1,0 +1,269 @@
+"""Experiments are data: one frozen config per run, built from a registry and a preset.
+
+``make_config("c3d-pose", preset="cpu", seed=1, background_factor=0.25)`` gives the full,
+flat :class:`TrainConfig` that a run folder's ``config.json`` records. The registry holds the
+report's experiments (and two beyond it); presets scale them (smoke: seconds, cpu: minutes on two
+cores, paper: the report's settings for a GPU).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from actionpose.errors import ConfigError
+
+FAMILIES = ("c3d", "attention", "two_stream", "pose_only")
+POSE_MODES = ("none", "weaken", "mask_channel", "heatmaps_concat", "heatmaps_reg", "pose_only")
+DATASETS = ("puppet", "actors", "jhmdb")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines one training run (flat, so ``key=value`` overrides are simple)."""
+
+    experiment: str
+    family: str
+    preset: str = "cpu"
+    # data
+    dataset: str = "puppet"  # puppet (embedded), actors (real-actor composite), jhmdb, or a path
+    split: int = 1
+    num_frames: int = 16
+    size: tuple[int, int] = (112, 112)
+    clips_per_video: int = 2  # evaluation clips per test video (video accuracy averages them)
+    context_bias: float | None = None  # embedded dataset only; None = the preset's default
+    # pose
+    pose: str = "none"
+    background_factor: float = 0.25  # weaken: x * (m + a (1 - m)), the same in training and test
+    heatmap_sigma: float | None = None
+    aux_weight: float = 1.0  # heatmaps_reg: weight of the auxiliary heatmap loss
+    # model
+    width: float = 1.0  # c3d / pose_only channel multiplier
+    fc_dim: int = 4096
+    dropout: float = 0.5
+    backbone: str = "resnet18"  # attention backbone; two-stream spatial backbone
+    temporal_backbone: str = "efficientnet_lite0"
+    temporal_input: str = "rgb"  # rgb (stacked frames) | flow (Farneback)
+    streams: tuple[str, ...] = ("spatial", "temporal")
+    init_mode: str = "replicate"
+    weights: str | None = None  # None | imagenet | efficientnet-lite0 | path
+    # optimisation
+    optimizer: str = "sgd"  # sgd | adam | adamw
+    lr: float = 0.01
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # cosine | step | constant
+    warmup_epochs: float = 0.0
+    step_size: int = 10
+    gamma: float = 0.1
+    grad_clip: float | None = None
+    label_smoothing: float = 0.0
+    epochs: int = 10
+    batch_size: int = 8
+    # runtime
+    seed: int = 0
+    workers: int = 2
+    amp: str = "auto"  # auto | bf16 | fp16 | off
+    channels_last: bool = True
+    compile: bool = False
+    deterministic: bool = False
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}")
+        data = dict(data)
+        for key in ("size", "streams"):
+            if key in data and isinstance(data[key], list):
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    def run_name(self) -> str:
+        bias = "" if self.context_bias is None else f"-bias{self.context_bias:g}"
+        return f"{dataset_label(self.dataset)}{bias}-split{self.split}-seed{self.seed}"
+
+
+def dataset_label(dataset: str) -> str:
+    """A short name for a dataset setting (a path becomes its folder name)."""
+    from pathlib import Path
+
+    return dataset if dataset in DATASETS else Path(dataset).name
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A registry entry: a family and the settings that make it this experiment."""
+
+    name: str
+    description: str
+    family: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    report: str = ""  # which comparison of the report it belongs to
+
+
+def _exp(name: str, description: str, family: str, report: str = "", **settings) -> Experiment:
+    return Experiment(name, description, family, settings, report)
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in [
+        _exp("c3d", "C3D on RGB clips, no pose", "c3d", "c3d-pose"),
+        _exp("c3d-pose", "C3D, background weakened by the person mask", "c3d", "c3d-pose",
+             pose="weaken"),
+        _exp("attention", "attention pooling (rank-1, Girdhar & Ramanan), no pose", "attention",
+             "attention-pose"),
+        _exp("attention-pose", "attention pooling, joint heatmaps concatenated into the top-down "
+             "attention (the seed's way)", "attention", "attention-pose", pose="heatmaps_concat"),
+        _exp("attention-pose-reg", "attention pooling, pose-regularised bottom-up attention "
+             "(Girdhar & Ramanan's auxiliary heatmap loss)", "attention", "attention-pose",
+             pose="heatmaps_reg"),
+        *[
+            _exp(f"two-stream-init-{mode}", f"temporal stream alone (stacked RGB), first layer "
+                 f"init '{mode}' from ImageNet", "two_stream", "init", init_mode=mode,
+                 streams=("temporal",))
+            for mode in ("none", "replicate", "replicate_scaled", "average")
+        ],
+        _exp("two-stream", "two-stream: spatial + stacked-RGB temporal stream, late fusion",
+             "two_stream", "two-stream-mask"),
+        _exp("two-stream-mask", "two-stream with the background weakened by the puppet mask",
+             "two_stream", "two-stream-mask", pose="weaken"),
+        _exp("two-stream-flow", "two-stream with a Farneback optical-flow temporal stream "
+             "(beyond the report)", "two_stream", "flow", temporal_input="flow"),
+        _exp("pose-only", "a small 3-D CNN on the person mask alone (beyond the report)",
+             "pose_only", "pose-only", pose="pose_only"),
+    ]
+}
+
+# Per preset: settings for every family, then per family.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "smoke": {
+        "all": dict(num_frames=4, size=(32, 32), epochs=1, batch_size=4, clips_per_video=1,
+                    workers=0, dataset="puppet"),
+        "c3d": dict(width=0.125, fc_dim=32),
+        "attention": dict(backbone="resnet18", weights=None),
+        "two_stream": dict(backbone="resnet18", temporal_backbone="resnet18", weights=None),
+        "pose_only": dict(width=0.125, fc_dim=32),
+    },
+    "cpu": {
+        "all": dict(num_frames=8, size=(64, 64), epochs=12, batch_size=8, clips_per_video=2,
+                    workers=2, dataset="puppet"),
+        "c3d": dict(width=0.25, fc_dim=256, lr=0.01),
+        "attention": dict(backbone="efficientnet_lite0", weights="efficientnet-lite0",
+                          size=(96, 96), num_frames=4, lr=0.005),
+        "two_stream": dict(backbone="efficientnet_lite0", temporal_backbone="efficientnet_lite0",
+                           weights="efficientnet-lite0", size=(96, 96), num_frames=5, lr=0.005),
+        "pose_only": dict(width=0.25, fc_dim=256, lr=0.01),
+    },
+    "paper": {
+        "all": dict(num_frames=16, size=(112, 112), epochs=30, batch_size=16, clips_per_video=3,
+                    workers=8, dataset="jhmdb"),
+        "c3d": dict(width=1.0, fc_dim=4096, lr=0.003),
+        "attention": dict(backbone="resnet101", weights="imagenet", size=(224, 224),
+                          num_frames=8, lr=0.001),
+        "two_stream": dict(backbone="resnet101", temporal_backbone="alexnet", weights="imagenet",
+                           size=(224, 224), num_frames=10, lr=0.001),
+        "pose_only": dict(width=0.5, fc_dim=512, lr=0.01),
+    },
+}
+
+
+def _suggest(name: str, choices) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else f" (choose from {', '.join(choices)})"
+
+
+def get_experiment(name: str) -> Experiment:
+    if name not in EXPERIMENTS:
+        raise ConfigError(f"unknown experiment {name!r}{_suggest(name, EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """Turn ``["lr=0.1", "size=[64,64]"]`` into typed values checked against TrainConfig."""
+    fields = {f.name: f for f in dataclasses.fields(TrainConfig)}
+    result: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value")
+        key, text = item.split("=", 1)
+        key = key.strip().replace("-", "_")
+        if key not in fields:
+            raise ConfigError(f"unknown override key {key!r}{_suggest(key, fields)}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text  # a bare string such as sgd or a path
+        if isinstance(value, list):
+            value = tuple(value)
+        result[key] = value
+    return result
+
+
+def make_config(experiment: str, preset: str = "cpu", **overrides) -> TrainConfig:
+    """The full config of ``experiment`` at ``preset`` with ``overrides`` applied last."""
+    exp = get_experiment(experiment)
+    if preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r}{_suggest(preset, PRESETS)}")
+    values: dict[str, Any] = {}
+    values.update(PRESETS[preset]["all"])
+    values.update(PRESETS[preset].get(exp.family, {}))
+    values.update(exp.settings)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ConfigError(f"unknown override key {key!r}{_suggest(key, fields)}")
+        if value is not None:
+            values[key] = value
+    cfg = TrainConfig(experiment=exp.name, family=exp.family, preset=preset, **values)
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: TrainConfig) -> None:
+    """Reject configs that cannot run, with the reason."""
+    if cfg.family not in FAMILIES:
+        raise ConfigError(f"unknown family {cfg.family!r}")
+    if cfg.pose not in POSE_MODES:
+        raise ConfigError(f"pose must be one of {POSE_MODES}, got {cfg.pose!r}")
+    if not 0.0 <= cfg.background_factor <= 1.0:
+        raise ConfigError(f"background_factor must be in [0, 1], got {cfg.background_factor}")
+    if cfg.split not in (1, 2, 3):
+        raise ConfigError(f"split must be 1, 2 or 3, got {cfg.split}")
+    if cfg.optimizer not in ("sgd", "adam", "adamw"):
+        raise ConfigError(f"optimizer must be sgd, adam or adamw, got {cfg.optimizer!r}")
+    if cfg.schedule not in ("cosine", "step", "constant"):
+        raise ConfigError(f"schedule must be cosine, step or constant, got {cfg.schedule!r}")
+    if cfg.amp not in ("auto", "bf16", "fp16", "off"):
+        raise ConfigError(f"amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
+    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.num_frames < 1:
+        raise ConfigError("epochs, batch_size and num_frames must be >= 1")
+    if len(cfg.size) != 2:
+        raise ConfigError(f"size must be (H, W), got {cfg.size!r}")
+    if cfg.temporal_input == "flow" and cfg.num_frames < 2:
+        raise ConfigError("a flow temporal stream needs num_frames >= 2")
+    if cfg.family == "pose_only" and cfg.pose != "pose_only":
+        raise ConfigError("the pose_only family needs pose='pose_only'")
+    if cfg.pose in ("heatmaps_concat", "heatmaps_reg") and cfg.family != "attention":
+        raise ConfigError(f"pose={cfg.pose!r} exists only for the attention family")
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(name, family, description) of every experiment, in registry order."""
+    return [(e.name, e.family, e.description) for e in EXPERIMENTS.values()]
+
+
+# The report's experiment list, in the order `reproduce` runs them, with the data each uses.
+REPORT_RUNS: list[tuple[str, str]] = [
+    *[(name, "puppet") for name in EXPERIMENTS],
+    *[(name, "actors") for name in ("c3d", "c3d-pose", "two-stream", "two-stream-mask")],
+    ("pose-only", "jhmdb"),
+]

@@ -1,0 +1,194 @@
+"""Run folders -> tables: per-run summaries, learning curves, means with 95% CIs, paired deltas.
+
+Accuracy is always the final epoch's test-split video accuracy. Confidence intervals are
+Student-t intervals over seeds (and splits where several are run); paired differences pair the
+two experiments' runs with the same dataset, split and seed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from actionpose.errors import DataError
+
+METRIC = "test_video_acc"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One claim of the report: ``treatment`` vs ``baseline`` on ``dataset``."""
+
+    key: str
+    title: str
+    baseline: str
+    treatment: str
+    dataset: str
+    claim: str
+
+
+COMPARISONS: list[Comparison] = [
+    Comparison("c3d-pose", "C3D: background weakening", "c3d", "c3d-pose", "puppet",
+               "pose (background weakening) helps C3D slightly"),
+    Comparison("attention-pose", "Attention pooling: heatmaps into top-down attention",
+               "attention", "attention-pose", "puppet",
+               "pose (heatmaps) helps attention pooling slightly"),
+    Comparison("attention-pose-reg", "Attention pooling: pose-regularised attention",
+               "attention", "attention-pose-reg", "puppet",
+               "(Girdhar & Ramanan, beyond the report) pose as an auxiliary target helps"),
+    Comparison("init-replicate", "Temporal stream: replicate vs random first layer",
+               "two-stream-init-none", "two-stream-init-replicate", "puppet",
+               "replicating the ImageNet first layer F times beats a random first layer"),
+    Comparison("init-replicate_scaled", "Temporal stream: replicate/F vs random first layer",
+               "two-stream-init-none", "two-stream-init-replicate_scaled", "puppet",
+               "(I3D inflation, beyond the report)"),
+    Comparison("init-average", "Temporal stream: average vs random first layer",
+               "two-stream-init-none", "two-stream-init-average", "puppet",
+               "(TSN cross-modality init, beyond the report)"),
+    Comparison("two-stream-mask", "Two-stream: puppet-mask background weakening",
+               "two-stream", "two-stream-mask", "puppet",
+               "weakening the background does not work well in two-stream"),
+    Comparison("two-stream-flow", "Two-stream: stacked RGB vs optical flow temporal stream",
+               "two-stream-flow", "two-stream", "puppet",
+               "stacked RGB replaces optical flow without losing accuracy"),
+    Comparison("c3d-pose-actors", "C3D: background weakening (real actors)", "c3d", "c3d-pose",
+               "actors", "pose (background weakening) helps C3D slightly"),
+    Comparison("two-stream-mask-actors", "Two-stream: puppet mask (real actors)", "two-stream",
+               "two-stream-mask", "actors",
+               "weakening the background does not work well in two-stream"),
+]
+
+
+def ci95(values) -> tuple[float, float]:
+    """Mean and half-width of the 95% Student-t interval (half-width NaN for one value)."""
+    from scipy import stats
+
+    x = np.asarray(list(values), dtype=float)
+    x = x[~np.isnan(x)]
+    if len(x) == 0:
+        return float("nan"), float("nan")
+    if len(x) == 1:
+        return float(x[0]), float("nan")
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return float(x.mean()), float(half)
+
+
+def load_runs(runs_dir: str | Path) -> pd.DataFrame:
+    """One row per complete run under ``runs_dir`` (``<experiment>/<run>/summary.json``)."""
+    runs_dir = Path(runs_dir)
+    if not runs_dir.is_dir():
+        raise DataError(runs_dir, "runs folder not found")
+    rows = []
+    for path in sorted(runs_dir.glob("*/*/summary.json")):
+        try:
+            s = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(path, f"corrupt summary ({exc})") from exc
+        if not s.get("complete"):
+            continue
+        config = json.loads((path.parent / "config.json").read_text())
+        rows.append({
+            "experiment": s["experiment"], "dataset": s["dataset"], "split": s["split"],
+            "seed": s["seed"], "preset": s["preset"], "context_bias": config.get("context_bias"),
+            "background_factor": config.get("background_factor"),
+            **s["final"], "seconds": s["seconds_total"], "peak_rss_gib": s.get("peak_rss_gib"),
+            "epochs": s["epochs"], "path": str(path.parent),
+        })
+    columns = ["experiment", "dataset", "split", "seed", "preset", "context_bias",
+               "background_factor", "test_video_acc", "test_clip_acc", "seconds", "path"]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
+
+
+def load_curves(runs_dir: str | Path) -> pd.DataFrame:
+    """Every run's metrics.csv, stacked, with experiment/dataset/split/seed columns."""
+    frames = []
+    for path in sorted(Path(runs_dir).glob("*/*/metrics.csv")):
+        summary = path.parent / "summary.json"
+        if not summary.is_file():
+            continue
+        s = json.loads(summary.read_text())
+        config = json.loads((path.parent / "config.json").read_text())
+        df = pd.read_csv(path)
+        df["context_bias"] = config.get("context_bias")
+        df["experiment"], df["dataset"], df["split"], df["seed"] = (
+            s["experiment"], s["dataset"], s["split"], s["seed"])
+        frames.append(df)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def summarise(runs: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """Mean, 95% CI and run count per (experiment, dataset, context_bias)."""
+    rows = []
+    if runs.empty:
+        return pd.DataFrame(columns=["experiment", "dataset", "n", "mean", "ci95", "seconds_mean"])
+    keys = ["experiment", "dataset", "preset", "context_bias"]
+    for key, group in runs.groupby(keys, dropna=False, sort=True):
+        mean, half = ci95(group[metric])
+        rows.append({**dict(zip(keys, key)), "n": len(group), "mean": mean, "ci95": half,
+                     "seconds_mean": float(group["seconds"].mean())})
+    return pd.DataFrame(rows)
+
+
+def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
+                      metric: str = METRIC, context_bias=None) -> dict:
+    """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means."""
+    sel = runs[runs["dataset"] == dataset]
+    if context_bias is not None:
+        sel = sel[sel["context_bias"] == context_bias]
+    a = sel[sel["experiment"] == baseline].set_index(["split", "seed"])[metric]
+    b = sel[sel["experiment"] == treatment].set_index(["split", "seed"])[metric]
+    common = a.index.intersection(b.index)
+    diffs = (b.loc[common] - a.loc[common]).to_numpy(dtype=float)
+    mean, half = ci95(diffs)
+    base_mean, base_ci = ci95(a.loc[common]) if len(common) else (float("nan"),) * 2
+    treat_mean, treat_ci = ci95(b.loc[common]) if len(common) else (float("nan"),) * 2
+    return {"baseline": baseline, "treatment": treatment, "dataset": dataset, "n_pairs": len(common),
+            "baseline_mean": base_mean, "baseline_ci95": base_ci,
+            "treatment_mean": treat_mean, "treatment_ci95": treat_ci,
+            "delta_mean": mean, "delta_ci95": half}
+
+
+def verdict(row: dict) -> str:
+    """Plain words for a paired difference: a CI that excludes 0 is a difference."""
+    if row["n_pairs"] < 2 or np.isnan(row["delta_ci95"]):
+        return "too few runs"
+    lo, hi = row["delta_mean"] - row["delta_ci95"], row["delta_mean"] + row["delta_ci95"]
+    if lo > 0:
+        return "treatment better"
+    if hi < 0:
+        return "treatment worse"
+    return "no clear difference"
+
+
+def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every report comparison that has runs on both sides."""
+    rows = []
+    for comp in COMPARISONS:
+        row = paired_difference(runs, comp.baseline, comp.treatment, comp.dataset)
+        if row["n_pairs"] == 0:
+            continue
+        row.update({"key": comp.key, "title": comp.title, "claim": comp.claim})
+        row["verdict"] = verdict(row)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_results(runs_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """Write results/runs.csv, summary.csv, comparisons.csv, curves.csv from ``runs_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = load_runs(runs_dir)
+    paths = {
+        "runs": out_dir / "runs.csv",
+        "summary": out_dir / "summary.csv",
+        "comparisons": out_dir / "comparisons.csv",
+        "curves": out_dir / "curves.csv",
+    }
+    runs.drop(columns=["path"], errors="ignore").to_csv(paths["runs"], index=False)
+    summarise(runs).to_csv(paths["summary"], index=False)
+    compare_all(runs).to_csv(paths["comparisons"], index=False)
+    load_curves(runs_dir).to_csv(paths["curves"], index=False)
+    return paths
