@@ -105,6 +105,7 @@ def _add_figures(p: argparse.ArgumentParser) -> str:
     p.add_argument("runs", nargs="?", default="runs", help="runs folder (default runs/)")
     p.add_argument("--out", default="figures", help="figures folder (default figures/)")
     p.add_argument("--results", default="results", help="where the CSV summaries go")
+    p.add_argument("--preset", default=None, help="only runs of this preset (default: all)")
     return "actionpose.train.commands:figures"
 
 

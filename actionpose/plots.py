@@ -132,7 +132,7 @@ def pose_only_figure(runs: pd.DataFrame):
     return fig
 
 
-def make_figures(runs_dir: str | Path, out_dir: str | Path) -> list[Path]:
+def make_figures(runs_dir: str | Path, out_dir: str | Path, preset: str | None = None) -> list[Path]:
     """Every figure that the runs in ``runs_dir`` support; returns the written paths."""
     import matplotlib
 
@@ -141,8 +141,8 @@ def make_figures(runs_dir: str | Path, out_dir: str | Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(runs_dir)
-    curves = load_curves(runs_dir)
+    runs = load_runs(runs_dir, preset)
+    curves = load_curves(runs_dir, preset)
     base_runs = runs[runs["context_bias"].isna()] if not runs.empty else runs
     base_curves = curves[curves["context_bias"].isna()] if not curves.empty else curves
     written: list[Path] = []

@@ -50,42 +50,27 @@ def train(args) -> int:
 def reproduce(args) -> int:
     """Every report run at ``--preset`` for ``--seeds`` seeds; finished runs are skipped,
     interrupted ones resumed; then the results tables and figures."""
-    from actionpose.train.engine import fit, is_complete, run_dir
     from actionpose.paths import shared_jhmdb
+    from actionpose.train.engine import ensure_run, is_complete, run_dir
 
     started = time.perf_counter()
-    out = Path(args.out)
-    plan = []
-    for experiment, dataset in X.REPORT_RUNS:
-        if args.only and experiment not in args.only:
-            continue
-        if dataset in ("actors", "jhmdb") and shared_jhmdb() is None and args.data is None:
-            print(f"skip {experiment} on {dataset}: ../shared/jhmdb not found", file=sys.stderr)
-            continue
-        splits = (1, 2, 3) if dataset == "jhmdb" and args.preset != "smoke" else (1,)
-        for seed in range(args.seeds):
-            for split in splits:
-                overrides = {"seed": seed, "split": split}
-                if args.data is not None and dataset == "puppet":
-                    overrides["dataset"] = str(Path(args.data).resolve())
-                else:
-                    overrides["dataset"] = dataset
-                plan.append(X.make_config(experiment, args.preset, **overrides))
-    if args.sweep:
-        for bias in args.sweep:
-            for experiment in ("c3d", "c3d-pose"):
-                for seed in range(args.seeds):
-                    plan.append(X.make_config(experiment, args.preset, seed=seed, context_bias=bias,
-                                              dataset="puppet"))
+    have_jhmdb = shared_jhmdb() is not None or "ACTIONPOSE_JHMDB" in __import__("os").environ
+    if not have_jhmdb:
+        print("reproduce: ../shared/jhmdb not found: skipping the real-actor and JHMDB runs",
+              file=sys.stderr)
+    data = None if args.data is None else str(Path(args.data).resolve())
+    plan = X.report_plan(args.preset, args.seeds, only=args.only, data=data,
+                         sweep=args.sweep or (), have_jhmdb=have_jhmdb)
     print(f"reproduce: {len(plan)} runs at preset {args.preset}", file=sys.stderr)
     for i, cfg in enumerate(plan, start=1):
-        folder = run_dir(cfg, out)
-        if is_complete(folder):
-            print(f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}: done, skipped", file=sys.stderr)
+        tag = f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}"
+        if is_complete(run_dir(cfg, args.out)):
+            print(f"{tag}: done, skipped", file=sys.stderr)
             continue
-        print(f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}", file=sys.stderr, flush=True)
-        fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=not args.quiet)
-    figures_args = type("A", (), {"runs": str(out), "out": args.figures, "results": args.results})
+        print(tag, file=sys.stderr, flush=True)
+        ensure_run(cfg, args.out, progress=not args.quiet)
+    figures_args = type("A", (), {"runs": args.out, "out": args.figures, "results": args.results,
+                                  "preset": args.preset})
     figures(figures_args)
     print(f"reproduce: finished in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
     return 0
@@ -95,8 +80,9 @@ def figures(args) -> int:
     from actionpose import plots
     from actionpose.train.results import write_results
 
-    paths = write_results(args.runs, args.results)
-    made = plots.make_figures(args.runs, args.out)
+    preset = getattr(args, "preset", None)
+    paths = write_results(args.runs, args.results, preset)
+    made = plots.make_figures(args.runs, args.out, preset)
     for p in list(paths.values()) + made:
         print(p)
     return 0

@@ -460,6 +460,15 @@ def is_complete(folder: Path) -> bool:
         return False
 
 
+def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
+               data_root: str | Path | None = None) -> dict[str, Any]:
+    """The run's summary: read if complete, resumed if interrupted, trained otherwise."""
+    folder = run_dir(cfg, out)
+    if is_complete(folder):
+        return json.loads((folder / "summary.json").read_text())
+    return fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=progress, data_root=data_root)
+
+
 def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         data_root: str | Path | None = None, progress: bool = True,
         cache_dir: str | Path | None = None, stop_after_epochs: int | None = None) -> dict[str, Any]:

@@ -88,7 +88,7 @@ class TrainConfig:
 
     def run_name(self) -> str:
         bias = "" if self.context_bias is None else f"-bias{self.context_bias:g}"
-        return f"{dataset_label(self.dataset)}{bias}-split{self.split}-seed{self.seed}"
+        return f"{dataset_label(self.dataset)}-{self.preset}{bias}-split{self.split}-seed{self.seed}"
 
 
 def dataset_label(dataset: str) -> str:
@@ -259,6 +259,29 @@ def validate(cfg: TrainConfig) -> None:
 def describe() -> list[tuple[str, str, str]]:
     """(name, family, description) of every experiment, in registry order."""
     return [(e.name, e.family, e.description) for e in EXPERIMENTS.values()]
+
+
+def report_plan(preset: str = "cpu", seeds: int = 3, *, only=(), data: str | None = None,
+                sweep=(), have_jhmdb: bool = True) -> list[TrainConfig]:
+    """The configs of every report run (REPORT_RUNS x seeds; pose-only on JHMDB over its three
+    official splits except at the smoke preset), plus c3d vs c3d-pose at each ``sweep`` bias."""
+    plan = []
+    for experiment, dataset in REPORT_RUNS:
+        if only and experiment not in only:
+            continue
+        if dataset in ("actors", "jhmdb") and not have_jhmdb:
+            continue
+        if data is not None and dataset == "puppet":
+            dataset = data
+        splits = (1, 2, 3) if dataset == "jhmdb" and preset != "smoke" else (1,)
+        for seed in range(seeds):
+            for split in splits:
+                plan.append(make_config(experiment, preset, seed=seed, split=split, dataset=dataset))
+    for bias in sweep or ():
+        for experiment in ("c3d", "c3d-pose"):
+            for seed in range(seeds):
+                plan.append(make_config(experiment, preset, seed=seed, context_bias=bias))
+    return plan
 
 
 # The report's experiment list, in the order `reproduce` runs them, with the data each uses.

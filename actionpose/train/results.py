@@ -76,8 +76,9 @@ def ci95(values) -> tuple[float, float]:
     return float(x.mean()), float(half)
 
 
-def load_runs(runs_dir: str | Path) -> pd.DataFrame:
-    """One row per complete run under ``runs_dir`` (``<experiment>/<run>/summary.json``)."""
+def load_runs(runs_dir: str | Path, preset: str | None = None) -> pd.DataFrame:
+    """One row per complete run under ``runs_dir`` (``<experiment>/<run>/summary.json``),
+    only those of ``preset`` if given."""
     runs_dir = Path(runs_dir)
     if not runs_dir.is_dir():
         raise DataError(runs_dir, "runs folder not found")
@@ -87,7 +88,7 @@ def load_runs(runs_dir: str | Path) -> pd.DataFrame:
             s = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise DataError(path, f"corrupt summary ({exc})") from exc
-        if not s.get("complete"):
+        if not s.get("complete") or (preset is not None and s["preset"] != preset):
             continue
         config = json.loads((path.parent / "config.json").read_text())
         rows.append({
@@ -102,7 +103,7 @@ def load_runs(runs_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rows) if rows else pd.DataFrame(columns=columns)
 
 
-def load_curves(runs_dir: str | Path) -> pd.DataFrame:
+def load_curves(runs_dir: str | Path, preset: str | None = None) -> pd.DataFrame:
     """Every run's metrics.csv, stacked, with experiment/dataset/split/seed columns."""
     frames = []
     for path in sorted(Path(runs_dir).glob("*/*/metrics.csv")):
@@ -110,6 +111,8 @@ def load_curves(runs_dir: str | Path) -> pd.DataFrame:
         if not summary.is_file():
             continue
         s = json.loads(summary.read_text())
+        if not s.get("complete") or (preset is not None and s["preset"] != preset):
+            continue
         config = json.loads((path.parent / "config.json").read_text())
         df = pd.read_csv(path)
         df["context_bias"] = config.get("context_bias")
@@ -176,11 +179,11 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def write_results(runs_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
+def write_results(runs_dir: str | Path, out_dir: str | Path, preset: str | None = None) -> dict[str, Path]:
     """Write results/runs.csv, summary.csv, comparisons.csv, curves.csv from ``runs_dir``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(runs_dir)
+    runs = load_runs(runs_dir, preset)
     paths = {
         "runs": out_dir / "runs.csv",
         "summary": out_dir / "summary.csv",
@@ -190,5 +193,5 @@ def write_results(runs_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
     runs.drop(columns=["path"], errors="ignore").to_csv(paths["runs"], index=False)
     summarise(runs).to_csv(paths["summary"], index=False)
     compare_all(runs).to_csv(paths["comparisons"], index=False)
-    load_curves(runs_dir).to_csv(paths["curves"], index=False)
+    load_curves(runs_dir, preset).to_csv(paths["curves"], index=False)
     return paths

@@ -1,0 +1,190 @@
+"""The training engine: learning, metrics files, resume after SIGKILL, atomic checkpoints, DDP,
+CLI errors, and `reproduce --preset smoke` end to end."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+from actionpose.errors import CheckpointError, ConfigError
+from actionpose.train import engine
+from actionpose.train.experiments import make_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def smoke_data(tmp_path_factory):
+    """The embedded dataset at the smoke preset, generated once for this module."""
+    from actionpose.data import synthetic
+
+    root = tmp_path_factory.mktemp("data") / "puppet-smoke"
+    synthetic.generate(root, synthetic.synth_config("smoke"), workers=1)
+    return root
+
+
+def _env(**extra):
+    env = dict(os.environ)
+    env.update({"PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}, **extra)
+    return env
+
+
+def _cli(*args, env=None, timeout=300):
+    return subprocess.run([sys.executable, "-m", "actionpose", *args], capture_output=True,
+                          text=True, env=env or _env(), timeout=timeout, cwd=REPO)
+
+
+def test_overfits_a_tiny_batch():
+    torch.manual_seed(0)
+    cfg = make_config("c3d", "smoke", dropout=0.0)
+    model = engine.build_model(cfg, num_classes=4)
+    batch = {"video": torch.randn(8, 3, 4, 32, 32), "label": torch.arange(8) % 4}
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for _ in range(60):
+        out = engine._outputs(model(**engine.model_inputs(cfg, batch)))
+        loss = engine.compute_loss(cfg, out, batch["label"])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        pred = engine._outputs(model(**engine.model_inputs(cfg, batch)))["logits"].argmax(1)
+    assert (pred == batch["label"]).all(), f"loss {float(loss):.3f}"
+
+
+def test_fit_writes_metrics_predictions_summary(smoke_data, tmp_path):
+    cfg = make_config("c3d-pose", "smoke", epochs=2, dataset=str(smoke_data))
+    summary = engine.fit(cfg, tmp_path, progress=False)
+    folder = engine.run_dir(cfg, tmp_path)
+    metrics = pd.read_csv(folder / "metrics.csv")
+    assert list(metrics.columns) == engine.METRIC_COLUMNS
+    assert metrics["epoch"].tolist() == [1, 2]
+    assert metrics["test_video_acc"].between(0, 1).all()
+    predictions = pd.read_csv(folder / "predictions.csv")
+    assert len(predictions) == summary["num_test_videos"] > 0
+    assert {"video", "label", "prediction"} <= set(predictions.columns)
+    assert summary["complete"] and (folder / "best.pt").is_file() and (folder / "last.pt").is_file()
+    assert json.loads((folder / "config.json").read_text())["background_factor"] == 0.25
+    confusion = pd.read_csv(folder / "confusion.csv", index_col=0)
+    assert confusion.to_numpy().sum() == summary["num_test_videos"]
+
+
+def test_resume_after_sigkill_is_bit_identical(smoke_data, tmp_path):
+    args = ["train", "c3d", "--preset", "smoke", "--data", str(smoke_data), "--epochs", "4",
+            "--deterministic", "--quiet", "workers=1"]
+    done = _cli(*args, "--out", str(tmp_path / "a"))
+    assert done.returncode == 0, done.stderr
+    out_b = tmp_path / "b"
+    proc = subprocess.Popen([sys.executable, "-m", "actionpose", *args, "--out", str(out_b)],
+                            env=_env(), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 240
+    while time.time() < deadline:
+        found = list(out_b.glob("c3d/*/metrics.csv"))
+        if found and len(pd.read_csv(found[0])) >= 1 and proc.poll() is None:
+            break
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "run finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    metrics = list(out_b.glob("c3d/*/metrics.csv"))[0]
+    assert len(pd.read_csv(metrics)) < 4
+    resumed = _cli(*args, "--out", str(out_b), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    a = pd.read_csv(list((tmp_path / "a").glob("c3d/*/metrics.csv"))[0]).drop(columns="seconds")
+    b = pd.read_csv(metrics).drop(columns="seconds")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+def test_atomic_checkpoint_survives_crash_and_full_disk(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    engine.save_checkpoint(path, {"epoch": 1})
+    real_save = torch.save
+
+    def crash(obj, f, *a, **k):
+        Path(f).write_bytes(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(OSError):
+        engine.save_checkpoint(path, {"epoch": 2})
+    monkeypatch.setattr(torch, "save", real_save)
+    assert engine.load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+
+
+def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
+    cfg = make_config("c3d", "smoke", dataset=str(smoke_data))
+    engine.fit(cfg, tmp_path, progress=False)
+    folder = engine.run_dir(cfg, tmp_path)
+    changed = make_config("c3d", "smoke", dataset=str(smoke_data), lr=0.5)
+    with pytest.raises(ConfigError, match=r"lr: 0.01 \(run folder\) != 0.5"):
+        engine.fit(changed, tmp_path, resume=True, progress=False)
+    (folder / "last.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="last.pt: corrupt"):
+        engine.fit(cfg, tmp_path, resume=True, progress=False)
+
+
+def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
+    common = ["c3d", "--preset", "smoke", "--data", str(smoke_data), "--epochs", "2", "--quiet",
+              "--deterministic", "dropout=0.0", "workers=0"]
+    single = _cli("train", *common, "batch_size=8", "--out", str(tmp_path / "single"))
+    assert single.returncode == 0, single.stderr
+    ddp = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "actionpose", "train", *common, "batch_size=4", "--out", str(tmp_path / "ddp")],
+        capture_output=True, text=True, env=_env(), cwd=REPO, timeout=300)
+    assert ddp.returncode == 0, ddp.stderr[-3000:]
+    a = json.loads(next((tmp_path / "single").glob("c3d/*/summary.json")).read_text())
+    b = json.loads(next((tmp_path / "ddp").glob("c3d/*/summary.json")).read_text())
+    assert b["world_size"] == 2
+    assert a["num_test_videos"] == b["num_test_videos"]
+    assert b["final"]["train_loss"] == pytest.approx(a["final"]["train_loss"], rel=1e-3)
+    assert b["final"]["test_loss"] == pytest.approx(a["final"]["test_loss"], rel=1e-3)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["train", "c3d-poes"], "did you mean c3d-pose"),
+        (["train", "c3d", "--preset", "gpu"], "unknown preset 'gpu'"),
+        (["train", "c3d", "--preset", "smoke", "lrr=0.1"], "unknown override key 'lrr'"),
+        (["train", "c3d", "--preset", "smoke", "background_factor=2"], "background_factor must be in"),
+    ],
+)
+def test_cli_errors(args, message):
+    result = _cli(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_cli_refuses_data_root_failing_check(tmp_path):
+    (tmp_path / "puppet_mask").mkdir()
+    result = _cli("train", "c3d", "--preset", "smoke", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert "data check" in result.stderr and str(tmp_path) in result.stderr
+
+
+def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
+    env = _env(ACTIONPOSE_DATA=str(tmp_path / "data"))
+    out = [str(tmp_path / x) for x in ("runs", "results", "figures")]
+    result = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
+                  "--results", out[1], "--figures", out[2], env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = pd.read_csv(Path(out[1]) / "runs.csv")
+    from actionpose.train.experiments import REPORT_RUNS
+
+    assert len(runs) == len(REPORT_RUNS)
+    assert (Path(out[2]) / "c3d_pose.png").is_file() and (Path(out[2]) / "c3d_pose.svg").is_file()
+    again = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
+                 "--results", out[1], "--figures", out[2], env=env)
+    assert again.returncode == 0 and again.stderr.count("done, skipped") == len(REPORT_RUNS)
