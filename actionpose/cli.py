@@ -57,6 +57,7 @@ def _add_data_synth(p: argparse.ArgumentParser) -> str:
 def _add_data_check(p: argparse.ArgumentParser) -> str:
     p.add_argument("root", help="a JHMDB-format tree")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--deep", action="store_true", help="decode every mask and joints file in full")
     return "actionpose.data.check:main"
 
 

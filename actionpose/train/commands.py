@@ -82,7 +82,7 @@ def figures(args) -> int:
 
     preset = getattr(args, "preset", None)
     paths = write_results(args.runs, args.results, preset)
-    made = plots.make_figures(args.runs, args.out, preset)
+    made = plots.make_figures(args.results, args.out, preset)
     for p in list(paths.values()) + made:
         print(p)
     return 0

@@ -116,8 +116,8 @@ def load_curves(runs_dir: str | Path, preset: str | None = None) -> pd.DataFrame
         config = json.loads((path.parent / "config.json").read_text())
         df = pd.read_csv(path)
         df["context_bias"] = config.get("context_bias")
-        df["experiment"], df["dataset"], df["split"], df["seed"] = (
-            s["experiment"], s["dataset"], s["split"], s["seed"])
+        df["experiment"], df["dataset"], df["split"], df["seed"], df["preset"] = (
+            s["experiment"], s["dataset"], s["split"], s["seed"], s["preset"])
         frames.append(df)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -195,3 +195,37 @@ def write_results(runs_dir: str | Path, out_dir: str | Path, preset: str | None 
     compare_all(runs).to_csv(paths["comparisons"], index=False)
     load_curves(runs_dir, preset).to_csv(paths["curves"], index=False)
     return paths
+
+
+def load_predictions(runs: pd.DataFrame, experiment: str, dataset: str) -> pd.DataFrame:
+    """predictions.csv of every run of ``experiment`` on ``dataset``, stacked (column ``seed``)."""
+    frames = []
+    for row in runs[(runs["experiment"] == experiment) & (runs["dataset"] == dataset)].itertuples():
+        df = pd.read_csv(Path(row.path) / "predictions.csv")
+        df["seed"], df["split"] = row.seed, row.split
+        frames.append(df[["video", "label", "prediction", "seed", "split"]])
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
+        columns=["video", "label", "prediction", "seed", "split"])
+
+
+def per_class_delta(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str) -> pd.DataFrame:
+    """Per-class test accuracy of both experiments (pooled over seeds) and their difference."""
+    rows = []
+    for name in (baseline, treatment):
+        p = load_predictions(runs, name, dataset)
+        acc = (p["label"] == p["prediction"]).groupby(p["label"]).mean().rename(name)
+        rows.append(acc)
+    table = pd.concat(rows, axis=1)
+    table["delta"] = table[treatment] - table[baseline]
+    return table.sort_values("delta", ascending=False)
+
+
+def disagreements(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
+                  seed: int = 0) -> pd.DataFrame:
+    """Test videos the treatment gets right and the baseline wrong (same seed and split)."""
+    a = load_predictions(runs, baseline, dataset)
+    b = load_predictions(runs, treatment, dataset)
+    a, b = a[a["seed"] == seed], b[b["seed"] == seed]
+    m = a.merge(b, on=["video", "label", "split"], suffixes=(f"_{baseline}", f"_{treatment}"))
+    right = (m[f"prediction_{treatment}"] == m["label"]) & (m[f"prediction_{baseline}"] != m["label"])
+    return m[right].drop(columns=[c for c in m.columns if c.startswith("seed")])

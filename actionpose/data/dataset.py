@@ -1,0 +1,363 @@
+"""The JHMDB torch Dataset: one clip per item, every modality moved by the same transform.
+
+Sample contract (DESIGN.md): ``video`` (3, T, H, W) float ImageNet-normalised, ``mask``
+(1, T, H, W) in [0, 1], ``joints`` (T, 15, 2) 0-based pixels of the output frame (x = column;
+a missing joint, NaN in the file, is (-1, -1) with confidence 0), ``joint_conf`` (T, 15),
+``heatmaps`` (15, T, h, w) when ``heatmap_size`` is given, ``flow`` (2, T-1, H, W) for the
+"flow" modality, ``label``, ``name`` (the video) and ``clip`` (which of the video's
+``clips_per_video`` clips).
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from actionpose.data import jhmdb as J
+from actionpose.data.check import _split_file, probe_frames, probe_joints, probe_mask, probe_video
+from actionpose.data.clips import (
+    FULL_FRAME, SAMPLERS, ClipCache, normalize_video, random_crop_box, resize_uint8, resized_crop,
+    sample_indices, source_key, transform_joints,
+)
+from actionpose.errors import DataError
+from actionpose.pose.skeletons import JHMDB15
+
+MODALITIES = ("frames", "joints", "mask", "flow")
+JHMDB_FRAME_SIZE = (240, 320)
+
+
+@dataclass
+class _Clip:
+    """What construction learned about one video (cheaply) and what items need of it."""
+
+    cls: str
+    video: str
+    label: int
+    length: int  # common frame count of the requested sources (frames from a video: refined on read)
+    frame_files: list[Path] | None = None  # PNG/JPG frames
+    video_file: Path | None = None  # used when there are no PNG frames
+    frame_size: tuple[int, int] | None = None
+    joints: np.ndarray | None = None  # (T, 15, 2) native 0-based pixels
+    joint_conf: np.ndarray | None = None  # (T, 15)
+    mask_file: Path | None = None
+    mask_size: tuple[int, int] | None = None
+    render_mask: bool = False  # no mask file: render it from the joints
+    lengths: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def native_size(self) -> tuple[int, int] | None:
+        return self.frame_size or self.mask_size
+
+
+class JHMDB(Dataset):
+    """JHMDB (or any tree in its format) as a torch Dataset of clips.
+
+    ``train`` (default: ``subset == "train"``) selects random segment sampling, random resized
+    crops (area fraction ``crop_scale``, aspect jitter ``crop_ratio``; None: no crop) and, if
+    ``flip`` (default: ``train``), horizontal flips with probability ``flip_prob``; evaluation
+    uses the whole frame and ``clips_per_video`` deterministic clips per video. ``cache_dir``
+    stores decoded uint8 frames and masks at ``cache_size`` (default: ``size``, or 1.25 x
+    ``size`` when training with random crops; never above the native size). ``skip_bad`` drops
+    clips whose files are missing or malformed (checked cheaply at construction) with a
+    warning; they are listed in ``skipped``. ``frame_size`` is the native (H, W) assumed for the
+    joints of a tree that has neither frames nor masks. ``normalize=False`` leaves ``video`` in
+    [0, 1].
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: int = 1,
+        subset: str = "train",
+        modalities: Sequence[str] = ("frames", "joints", "mask"),
+        num_frames: int = 16,
+        size: tuple[int, int] = (112, 112),
+        *,
+        train: bool | None = None,
+        clips_per_video: int = 1,
+        sampler: str = "segment",
+        heatmap_size: tuple[int, int] | None = None,
+        heatmap_sigma: float | None = None,
+        mask_from_joints: bool = False,
+        cache_dir: str | Path | None = None,
+        cache_size: tuple[int, int] | None = None,
+        skip_bad: bool = False,
+        normalize: bool = True,
+        flip: bool | None = None,
+        flip_prob: float = 0.5,
+        crop_scale: tuple[float, float] | None = (0.8, 1.0),
+        crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        frame_size: tuple[int, int] = JHMDB_FRAME_SIZE,
+    ):
+        self.root = Path(root)
+        modalities = tuple(modalities)
+        unknown = [m for m in modalities if m not in MODALITIES]
+        if unknown or not modalities:
+            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
+        if subset not in ("train", "test"):
+            raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+        if num_frames < 1 or clips_per_video < 1:
+            raise ValueError("num_frames and clips_per_video must be >= 1")
+        self.split, self.subset, self.modalities = split, subset, modalities
+        self.num_frames, self.size = int(num_frames), (int(size[0]), int(size[1]))
+        self.train = subset == "train" if train is None else bool(train)
+        self.clips_per_video, self.sampler = int(clips_per_video), sampler
+        if sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        self.heatmap_size = None if heatmap_size is None else (int(heatmap_size[0]), int(heatmap_size[1]))
+        self.heatmap_sigma = heatmap_sigma
+        self.mask_from_joints = mask_from_joints
+        self.normalize = normalize
+        self.flip = self.train if flip is None else bool(flip)
+        if not 0.0 <= flip_prob <= 1.0:
+            raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
+        self.flip_prob = float(flip_prob)
+        self.crop_scale = crop_scale if self.train else None
+        self.crop_ratio = crop_ratio
+        self.frame_size = frame_size
+        if cache_size is None:  # crops need headroom; without them the output size is enough
+            grow = 1.25 if self.crop_scale is not None else 1.0
+            cache_size = (math.ceil(self.size[0] * grow), math.ceil(self.size[1] * grow))
+        self.cache_size = (int(cache_size[0]), int(cache_size[1]))
+        self.cache = ClipCache(cache_dir) if cache_dir is not None else None
+        self.flip_permutation = JHMDB15.flip_permutation()
+        self._need_frames = "frames" in modalities or "flow" in modalities
+        self._need_joints = "joints" in modalities or (mask_from_joints and "mask" in modalities)
+        self._check_folders()
+
+        self.classes: list[str] = J.modality_classes(self.root)
+        entries = [e for e in J.read_split(self.root, split) if e.subset == subset]
+        self._split_format = "official" if J.split_files(self.root)["official"] else "lists"
+        self.skipped: list[tuple[str, str]] = []
+        self._clips: list[_Clip] = []
+        for e in entries:
+            try:
+                self._clips.append(self._probe(e))
+            except DataError as exc:
+                if not skip_bad:
+                    raise
+                self.skipped.append((e.video, str(exc)))
+        if self.skipped:
+            first = "; ".join(reason for _, reason in self.skipped[:3])
+            warnings.warn(
+                f"JHMDB {self.root} split {split} {subset}: skipped {len(self.skipped)} bad "
+                f"clip(s) of {len(entries)}: {first}{' ...' if len(self.skipped) > 3 else ''}",
+                stacklevel=2,
+            )
+        self.videos: list[str] = [c.video for c in self._clips]
+        self.labels: list[int] = [c.label for c in self._clips]
+
+    # ----------------------------------------------------------------------------------------
+    # construction
+
+    def _check_folders(self) -> None:
+        if not self.root.is_dir():
+            raise DataError(self.root, "dataset root not found")
+        if self._need_frames and not any((self.root / d).is_dir() for d in (J.FRAMES_DIR, J.VIDEOS_DIR)):
+            raise DataError(self.root / J.FRAMES_DIR, f"modality folder not found (nor {J.VIDEOS_DIR}); "
+                                                      f"needed for {self.modalities}")
+        if "joints" in self.modalities and not (self.root / J.JOINTS_DIR).is_dir():
+            raise DataError(self.root / J.JOINTS_DIR, "modality folder not found")
+        if "mask" in self.modalities and not (self.root / J.MASK_DIR).is_dir():
+            if not (self.mask_from_joints and (self.root / J.JOINTS_DIR).is_dir()):
+                raise DataError(self.root / J.MASK_DIR, "modality folder not found"
+                                + ("" if self.mask_from_joints else " (mask_from_joints=False)"))
+
+    def _probe(self, e: J.SplitEntry) -> _Clip:
+        root, cls, video = self.root, e.cls, e.video
+        listed = f"listed in {_split_file(root, self.split, self._split_format, cls, e.subset)}"
+        if cls not in self.classes:
+            raise DataError(root, f"unknown class {cls!r} for video {video!r} ({listed})")
+        clip = _Clip(cls, video, self.classes.index(cls), 0)
+        if self._need_frames:
+            fdir = J.frames_dir(root, cls, video)
+            if fdir.is_dir():
+                fp = probe_frames(root, cls, video)
+                clip.frame_files, clip.frame_size = fp.files, fp.size
+                clip.lengths["frames"] = fp.count
+            elif J.video_path(root, cls, video).is_file():
+                vp = probe_video(root, cls, video)
+                clip.video_file, clip.frame_size = vp.path, vp.size
+            else:
+                raise DataError(fdir, f"video does not exist: no frame folder and no "
+                                      f"{J.video_path(root, cls, video)} ({listed})")
+        if "mask" in self.modalities:
+            mpath = J.mask_path(root, cls, video)
+            if mpath.is_file():
+                H, W, T = probe_mask(root, cls, video)
+                clip.mask_file, clip.mask_size = mpath, (H, W)
+                clip.lengths["mask"] = T
+            elif self.mask_from_joints:
+                if not J.joints_path(root, cls, video).is_file():
+                    raise DataError(mpath, f"not found, and no {J.joints_path(root, cls, video)} to "
+                                           f"render a mask from ({listed})")
+                clip.render_mask = True
+            else:
+                raise DataError(mpath, f"file not found ({listed})")
+        if self._need_joints:
+            jpath = J.joints_path(root, cls, video)
+            if not jpath.is_file():
+                raise DataError(jpath, f"file not found ({listed})")
+            jf = probe_joints(root, cls, video)
+            clip.joints, clip.joint_conf = jf.joints_xy(), jf.joint_confidence()
+            clip.lengths["joints"] = jf.num_frames
+            if clip.native_size is None:
+                clip.frame_size = self._peek_size(cls, video)
+        if clip.lengths:
+            clip.length = min(clip.lengths.values())
+            if len(set(clip.lengths.values())) > 1:
+                detail = ", ".join(f"{m} {n}" for m, n in clip.lengths.items())
+                warnings.warn(f"{cls}/{video}: frame counts disagree ({detail}); "
+                              f"using the first {clip.length} frames", stacklevel=3)
+        elif clip.video_file is None:
+            raise DataError(root, f"{cls}/{video}: nothing to load")
+        return clip
+
+    def _peek_size(self, cls: str, video: str) -> tuple[int, int]:
+        """Native frame size for joints when neither frames nor masks are loaded."""
+        try:
+            if J.frames_dir(self.root, cls, video).is_dir():
+                return probe_frames(self.root, cls, video).size
+            if J.mask_path(self.root, cls, video).is_file():
+                return probe_mask(self.root, cls, video)[:2]
+        except DataError:
+            pass  # the modality is not requested: its problems are not this dataset's
+        return self.frame_size
+
+    # ----------------------------------------------------------------------------------------
+    # items
+
+    def __len__(self) -> int:
+        return len(self._clips) * self.clips_per_video
+
+    def __repr__(self) -> str:
+        return (f"JHMDB({str(self.root)!r}, split={self.split}, subset={self.subset!r}, "
+                f"modalities={self.modalities}, {len(self._clips)} videos x {self.clips_per_video} "
+                f"clips, {self.num_frames}x{self.size[0]}x{self.size[1]}, train={self.train})")
+
+    def _cache_res(self, native: tuple[int, int]) -> tuple[int, int]:
+        return (min(self.cache_size[0], native[0]), min(self.cache_size[1], native[1]))
+
+    def _frames_source(self, clip: _Clip) -> tuple[np.ndarray | None, int]:
+        """Decoded frames if already needed in full (cache or video), else None; and the length."""
+        if self.cache is not None:
+            res = self._cache_res(clip.frame_size)
+            sources = clip.frame_files if clip.frame_files is not None else [clip.video_file]
+            key = source_key(sources, res)
+            arr = self.cache.get(f"{clip.cls}__{clip.video}__frames_{res[0]}x{res[1]}", key,
+                                 lambda: resize_uint8(self._decode_all(clip), res))
+            return arr, len(arr)
+        if clip.frame_files is None:
+            arr = self._decode_all(clip)
+            return arr, len(arr)
+        return None, len(clip.frame_files)
+
+    def _decode_all(self, clip: _Clip) -> np.ndarray:
+        if clip.frame_files is not None:
+            frames = J.read_frames(clip.frame_files[0].parent)
+        else:
+            frames = J.read_video(clip.video_file)
+        return frames
+
+    def _mask_source(self, clip: _Clip) -> np.ndarray:
+        """The whole mask as uint8 (T, h, w) in 0..255."""
+        def build() -> np.ndarray:
+            m = J.read_mask(clip.mask_file)
+            return np.ascontiguousarray(np.transpose(m, (2, 0, 1))) * np.uint8(255)
+
+        if self.cache is None:
+            return build()
+        res = self._cache_res(clip.mask_size)
+        key = source_key([clip.mask_file], res)
+        return self.cache.get(f"{clip.cls}__{clip.video}__mask_{res[0]}x{res[1]}", key,
+                              lambda: resize_uint8(build(), res))
+
+    def __getitem__(self, index: int) -> dict:
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} items")
+        clip, k = self._clips[index // self.clips_per_video], index % self.clips_per_video
+        # one draw from torch's RNG per item: DataLoader seeding (worker seeds) makes it reproducible
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item())) if self.train else None
+
+        frames = None
+        length = clip.length
+        if self._need_frames:
+            frames, n = self._frames_source(clip)
+            if not clip.lengths:  # frames from a video alone: its length is known once decoded
+                length = n
+            elif n < length:
+                warnings.warn(f"{clip.cls}/{clip.video}: the frames hold {n} frames, other "
+                              f"modalities {length}; using the first {n}", stacklevel=2)
+                length = n
+        idx = sample_indices(length, self.num_frames, train=self.train, rng=rng, clip=k,
+                             clips_per_video=self.clips_per_video, sampler=self.sampler)
+        box = random_crop_box(rng, scale=self.crop_scale, ratio=self.crop_ratio) \
+            if self.train and self.crop_scale is not None else FULL_FRAME
+        flip = bool(self.train and self.flip and rng.random() < self.flip_prob)
+        sample: dict = {"label": clip.label, "name": clip.video, "clip": k}
+
+        if self._need_frames:
+            if frames is None:  # PNGs without cache: decode only the sampled frames
+                uniq, inverse = np.unique(idx, return_inverse=True)
+                frames = J.read_frames(clip.frame_files[0].parent, indices=uniq.tolist())[inverse]
+            else:
+                frames = np.asarray(frames[idx])
+            video = resized_crop(torch.from_numpy(frames).permute(0, 3, 1, 2), box, self.size, flip=flip)
+            if "frames" in self.modalities:
+                sample["video"] = normalize_video(video) if self.normalize \
+                    else video.permute(1, 0, 2, 3).float() / 255.0
+            if "flow" in self.modalities:
+                sample["flow"] = self._flow(clip, video, idx, box, flip)
+
+        joints = conf = None
+        if self._need_joints:
+            joints = transform_joints(clip.joints[idx], frame_size=clip.native_size or self.frame_size,
+                                      box=box, size=self.size, flip=flip,
+                                      flip_permutation=self.flip_permutation)
+            # NaN joints (legal only with confidence 0: no person found) become (-1, -1), outside
+            # the frame, so that nothing downstream has to guard against NaN
+            joints[torch.isnan(joints).any(-1)] = -1.0
+            conf = clip.joint_conf[idx]
+            if flip:
+                conf = conf[:, self.flip_permutation]
+            conf = torch.from_numpy(np.ascontiguousarray(conf))
+            if "joints" in self.modalities:
+                sample["joints"], sample["joint_conf"] = joints, conf
+                if self.heatmap_size is not None:
+                    from actionpose.pose.render import render_heatmaps
+
+                    sample["heatmaps"] = render_heatmaps(
+                        joints, conf, frame_size=self.size, out_size=self.heatmap_size,
+                        sigma=self.heatmap_sigma).float()
+
+        if "mask" in self.modalities:
+            if clip.render_mask:
+                from actionpose.pose.render import masks_from_joints
+
+                mask = masks_from_joints(joints, conf, frame_size=self.size).float()[None]
+            else:
+                m = torch.from_numpy(np.asarray(self._mask_source(clip)[idx]))[:, None]
+                mask = resized_crop(m, box, self.size, flip=flip).permute(1, 0, 2, 3).float() / 255.0
+            sample["mask"] = mask
+        return sample
+
+    def _flow(self, clip: _Clip, video: torch.Tensor, idx: np.ndarray, box, flip: bool) -> torch.Tensor:
+        from actionpose.data.flow import farneback_flow
+
+        frames = video.permute(0, 2, 3, 1).contiguous().numpy()  # (T, H, W, 3) uint8
+        if self.cache is None or self.train:  # random clips rarely repeat: caching them is waste
+            return farneback_flow(frames)
+        sources = clip.frame_files if clip.frame_files is not None else [clip.video_file]
+        key = source_key(sources, self._cache_res(clip.frame_size), self.size, idx.tolist(), box, flip)
+        name = f"{clip.cls}__{clip.video}__flow_{self.size[0]}x{self.size[1]}_{idx[0]}_{idx[-1]}_{len(idx)}"
+        flow = self.cache.get(name, key, lambda: farneback_flow(frames).numpy().astype(np.float16))
+        return torch.from_numpy(np.asarray(flow, np.float32))
+
+
+__all__ = ["JHMDB", "MODALITIES"]

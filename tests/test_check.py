@@ -1,0 +1,103 @@
+"""`actionpose data check`: the real tree's summary, every problem reported with its file, and
+the header-only .mat reader it relies on."""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+
+import numpy as np
+import pytest
+import scipy.io
+
+from actionpose.data import jhmdb as J
+from actionpose.data.check import check_tree, main, mat_variables, probe_mask
+from actionpose.errors import DataError
+from test_dataset import T, _mask_from_pose, make_tree
+
+
+def test_real_tree_summary(jhmdb_root, capsys):
+    report = check_tree(jhmdb_root)
+    assert report["clips"] == 928 and len(report["classes"]) == 21
+    assert report["modalities"] == {"frames": 1, "video": 1, "joints": 1, "mask": 928}
+    for k, (n_train, n_test) in {"1": (660, 268), "2": (658, 270), "3": (663, 265)}.items():
+        s = report["splits"][k]
+        assert (s["train"], s["test"], s["unlisted"]) == (n_train, n_test, 0)
+        assert sum(c["train"] + c["test"] for c in s["per_class"].values()) == 928
+    assert report["frame_counts"]["mask"]["min"] == 15 and report["frame_counts"]["mask"]["max"] == 40
+    assert report["frame_counts"]["video"]["min"] == 40  # counted, not the container's claim
+    assert report["errors"] == 0, report["problems"]
+    assert main(argparse.Namespace(root=str(jhmdb_root), json=False)) == 0
+    out = capsys.readouterr().out
+    assert "21 classes, 928 clips" in out and "split 1 (lists): train 660, test 268" in out
+    assert "mask 928" in out and "0 errors" in out
+
+
+def test_problems_are_reported_with_files(tmp_path, capsys):
+    root = tmp_path / "t"
+    make_tree(root, clips=3)
+    J.write_splits(root, [(v, c, (1, 1, 1)) for c in ("clap", "wave") for v in (f"{c}_v0", f"{c}_v1", f"{c}_v2")]
+                   + [("ghost", "clap", (2, 2, 2))], formats=("lists",))
+    bad_joints = J.joints_path(root, "clap", "clap_v1")
+    pos = J.read_joints(bad_joints).pos_img
+    pos[1, 0, 2] = np.nan
+    J.write_joints(bad_joints, pos)
+    truncated = J.mask_path(root, "wave", "wave_v0")
+    truncated.write_bytes(truncated.read_bytes()[:100])
+    short = J.read_joints(J.joints_path(root, "wave", "wave_v2")).pos_img[:, :, : T - 1]
+    J.write_mask(J.mask_path(root, "wave", "wave_v2"), _mask_from_pose(short))
+    bad_png = J.frames_dir(root, "clap", "clap_v2") / f"{T:05d}.png"
+    bad_png.write_bytes(b"junk")
+
+    report = check_tree(root)
+    by_path = {p["path"]: p for p in report["problems"]}
+    assert "NaN joints" in by_path[str(bad_joints)]["problem"]
+    assert "truncated" in by_path[str(truncated)]["problem"]
+    assert "unreadable image" in by_path[str(bad_png)]["problem"]
+    ghost = [p for p in report["problems"] if "'ghost'" in p["problem"]]
+    assert len(ghost) == 3 and all(p["path"].endswith("JHMDB_test%s.txt" % k) for p, k in zip(ghost, "123"))
+    mismatch = [p for p in report["problems"] if "frame counts disagree" in p["problem"]]
+    assert len(mismatch) == 1 and "wave_v2" in mismatch[0]["path"] and mismatch[0]["severity"] == "warning"
+    assert report["errors"] == 6 and report["warnings"] == 1
+    assert main(argparse.Namespace(root=str(root), json=True)) == 1
+    parsed = json.loads(capsys.readouterr().out)
+    assert parsed["errors"] == 6 and parsed["splits"]["1"]["test"] == 1
+    assert main(argparse.Namespace(root=str(root), json=False)) == 1
+    assert str(truncated) in capsys.readouterr().out
+
+
+def test_missing_root_and_splits(tmp_path):
+    report = check_tree(tmp_path / "none")
+    assert report["errors"] == 1 and report["problems"][0]["path"] == str(tmp_path / "none")
+    root = tmp_path / "t"
+    make_tree(root, clips=2)
+    shutil.rmtree(root / J.SPLITS_DIR)
+    report = check_tree(root)
+    assert [p["path"] for p in report["problems"]] == [str(root / J.SPLITS_DIR)]
+    assert report["clips"] == 4 and report["modalities"]["frames"] == 4
+
+
+def test_mat_variables_reads_headers(tmp_path):
+    path = tmp_path / "m.mat"
+    scipy.io.savemat(str(path), {"part_mask": np.zeros((7, 9, 5), np.uint8), "x": np.ones((2, 3))},
+                     do_compression=True)
+    assert mat_variables(path) == {"part_mask": ((7, 9, 5), "uint8"), "x": ((2, 3), "double")}
+    scipy.io.savemat(str(path), {"part_mask": np.zeros((7, 9), np.uint8)})  # uncompressed, one frame
+    assert mat_variables(path) == {"part_mask": ((7, 9), "uint8")}
+    data = path.read_bytes()
+    for broken in (data[:60], data[:-4], b"hello" * 40):
+        path.write_bytes(broken)
+        with pytest.raises(DataError, match=str(path)):
+            mat_variables(path)
+    path.write_bytes(b"MATLAB 7.3 MAT-file" + bytes(200))
+    with pytest.raises(DataError, match="v7.3"):
+        mat_variables(path)
+
+
+def test_probe_mask_shapes(tmp_path):
+    root = tmp_path / "t"
+    J.write_mask(J.mask_path(root, "a", "v"), np.zeros((6, 8, 3), np.uint8))
+    assert probe_mask(root, "a", "v") == (6, 8, 3)
+    scipy.io.savemat(str(J.mask_path(root, "a", "v")), {"part_mask": np.zeros((2, 6, 8, 3))})
+    with pytest.raises(DataError, match=r"part_mask has shape \(2, 6, 8, 3\)"):
+        probe_mask(root, "a", "v")
