@@ -128,7 +128,7 @@ class JHMDB(Dataset):
         self.cache = ClipCache(cache_dir) if cache_dir is not None else None
         self.flip_permutation = JHMDB15.flip_permutation()
         self._need_frames = "frames" in modalities or "flow" in modalities
-        self._need_joints = "joints" in modalities or (mask_from_joints and "mask" in modalities)
+        self._need_joints = "joints" in modalities  # and, per clip, where a mask is rendered
         self._check_folders()
 
         self.classes: list[str] = J.modality_classes(self.root)
@@ -200,7 +200,7 @@ class JHMDB(Dataset):
                 clip.render_mask = True
             else:
                 raise DataError(mpath, f"file not found ({listed})")
-        if self._need_joints:
+        if self._need_joints or clip.render_mask:
             jpath = J.joints_path(root, cls, video)
             if not jpath.is_file():
                 raise DataError(jpath, f"file not found ({listed})")

@@ -14,10 +14,9 @@ def _check_data_root(root: Path) -> None:
     from actionpose.data.check import check_tree
 
     report = check_tree(root)
-    errors = report.get("errors", [])
+    errors = [p for p in report["problems"] if p["severity"] == "error"]
     if errors:
-        listed = "\n  ".join(f"{e['path']}: {e['problem']}" if isinstance(e, dict) else str(e)
-                             for e in errors[:10])
+        listed = "\n  ".join(f"{p['path']}: {p['problem']}" for p in errors[:10])
         raise DataError(root, f"fails `actionpose data check` with {len(errors)} error(s):\n  {listed}")
 
 

@@ -114,8 +114,9 @@ def init_distributed(device_name: str) -> Dist:
 # sampling: order and augmentation seeds from (seed, epoch), independent of workers
 
 
-def _item_seed(seed: int, epoch: int, index: int) -> int:
-    return int(np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint64)[0] >> 1)
+def _item_seed(seed: int, epoch: int, *index: int) -> int:
+    """A 63-bit seed from (seed, epoch[, index]); no index = the epoch's sampling order."""
+    return int(np.random.SeedSequence([seed, epoch, *index]).generate_state(1, np.uint64)[0] >> 1)
 
 
 class EpochSampler(Sampler):
@@ -135,7 +136,7 @@ class EpochSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         if self.shuffle:
-            g = torch.Generator().manual_seed(_item_seed(self.seed, self.epoch, -1))
+            g = torch.Generator().manual_seed(_item_seed(self.seed, self.epoch))
             order = torch.randperm(self.n, generator=g).tolist()
         else:
             order = list(range(self.n))
@@ -242,7 +243,8 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
                           in_channels=4 if cfg.pose == "mask_channel" else 3)
     if cfg.family == "pose_only":
         return models.pose_only(num_classes=num_classes, in_channels=1, width=cfg.width,
-                                num_frames=cfg.num_frames, size=(h, w))
+                                fc_dim=cfg.fc_dim, num_frames=cfg.num_frames, size=(h, w),
+                                dropout=cfg.dropout)
     if cfg.family == "attention":
         pose = {"heatmaps_concat": "concat", "heatmaps_reg": "regularized"}.get(cfg.pose)
         return models.attention_pool(num_classes=num_classes, backbone=cfg.backbone,
@@ -512,7 +514,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     heatmap_size = None
     if cfg.pose in ("heatmaps_concat", "heatmaps_reg"):
         # every supported backbone (ResNet, EfficientNet-Lite0) ends at stride 32; checked below
-        heatmap_size = (max(1, cfg.size[0] // FEATURE_STRIDE), max(1, cfg.size[1] // FEATURE_STRIDE))
+        heatmap_size = (-(-cfg.size[0] // FEATURE_STRIDE), -(-cfg.size[1] // FEATURE_STRIDE))
     train_ds, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size,
                                        cache_dir=cache_dir or (root / ".cache"))
     num_classes = len(train_ds.classes)

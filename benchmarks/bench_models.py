@@ -1,0 +1,194 @@
+"""Train-step speed of every model: fp32 eager vs channels_last + bf16 autocast, and GFLOP/s.
+
+A train step is forward + backward + SGD step on one batch (random data, random weights: the
+speed does not depend on them). FLOPs are counted once per configuration with
+``torch.utils.flop_counter.FlopCounterMode`` on the meta device (shapes only, no compute) and
+compared with a large matmul's throughput in the same dtype (the machine's practical peak).
+Targets: bf16 + channels_last >= 1.5x faster than fp32; >= 0.5 of the matmul peak.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
+
+from benchmarks.common import measurement, median_seconds
+
+
+@dataclass
+class Case:
+    name: str
+    build: Callable[[], torch.nn.Module]
+    inputs: Callable[[torch.device | str], dict]  # keyword inputs of forward
+    batch: int
+    num_classes: int = 21
+    three_d: bool = False  # channels_last_3d instead of channels_last
+    repeats: int = 3
+
+
+def _c3d_case(name, *, width, fc_dim, frames, size, batch, repeats=3):
+    from actionpose.models import c3d
+    return Case(name, lambda: c3d(num_classes=21, width=width, fc_dim=fc_dim, num_frames=frames, size=size),
+                lambda d: {"x": torch.randn(batch, 3, frames, size, size, device=d)}, batch,
+                three_d=True, repeats=repeats)
+
+
+def _pose_case(name, *, width, fc_dim, frames, size, batch, repeats=3):
+    from actionpose.models import pose_only
+    return Case(name, lambda: pose_only(num_classes=21, in_channels=1, width=width, fc_dim=fc_dim,
+                                        num_frames=frames, size=size),
+                lambda d: {"x": torch.rand(batch, 1, frames, size, size, device=d)}, batch,
+                three_d=True, repeats=repeats)
+
+
+def _attention_case(name, *, backbone, frames, size, batch, pose=None, repeats=3):
+    from actionpose.models import attention_pool
+    from actionpose.models.backbones import feature_size
+
+    h, w = feature_size(size)
+
+    def inputs(d):
+        x = {"video": torch.randn(batch, 3, frames, size, size, device=d)}
+        if pose:
+            x["heatmaps"] = torch.rand(batch, 15, frames, h, w, device=d)
+        return x
+    return Case(name, lambda: attention_pool(num_classes=21, backbone=backbone, pose=pose), inputs,
+                batch, repeats=repeats)
+
+
+def _two_stream_case(name, *, spatial, temporal, frames, size, batch, repeats=3):
+    from actionpose.models import two_stream
+    return Case(name, lambda: two_stream(num_classes=21, spatial_backbone=spatial, temporal_backbone=temporal,
+                                         num_frames=frames),
+                lambda d: {"video": torch.randn(batch, 3, frames, size, size, device=d)}, batch,
+                repeats=repeats)
+
+
+def _cases(smoke: bool) -> tuple[list[Case], list[Case]]:
+    if smoke:
+        return [
+            _c3d_case("c3d smoke", width=0.125, fc_dim=32, frames=4, size=32, batch=2, repeats=1),
+            _pose_case("pose_only smoke", width=0.125, fc_dim=32, frames=4, size=32, batch=2, repeats=1),
+            _attention_case("attention r18 smoke", backbone="resnet18", frames=2, size=32, batch=2,
+                            pose="regularized", repeats=1),
+            _two_stream_case("two_stream smoke", spatial="resnet18", temporal="resnet18", frames=3,
+                             size=32, batch=2, repeats=1),
+        ], []
+    cpu = [
+        # the cpu preset's shapes (actionpose.train.experiments PRESETS["cpu"]) and the brief's
+        _c3d_case("c3d w1/4 8x64x64 b8", width=0.25, fc_dim=256, frames=8, size=64, batch=8),
+        _c3d_case("c3d w1/4 16x64x64 b8", width=0.25, fc_dim=256, frames=16, size=64, batch=8),
+        _pose_case("pose_only w1/4 8x64x64 b8", width=0.25, fc_dim=256, frames=8, size=64, batch=8),
+        _attention_case("attention lite0 4x96 b8", backbone="efficientnet_lite0", frames=4, size=96, batch=8),
+        _attention_case("attention r18 4x112 b8", backbone="resnet18", frames=4, size=112, batch=8),
+        _two_stream_case("two_stream lite0+lite0 F5 96 b8", spatial="efficientnet_lite0",
+                         temporal="efficientnet_lite0", frames=5, size=96, batch=8),
+        _two_stream_case("two_stream r18+lite0 F5 112 b8", spatial="resnet18",
+                         temporal="efficientnet_lite0", frames=5, size=112, batch=8),
+    ]
+    paper = [
+        _c3d_case("paper c3d 16x112x112 b1", width=1.0, fc_dim=4096, frames=16, size=112, batch=1, repeats=1),
+        _pose_case("paper pose_only w1/2 16x112 b2", width=0.5, fc_dim=512, frames=16, size=112, batch=2,
+                   repeats=1),
+        _attention_case("paper attention r101 8x224 b1", backbone="resnet101", frames=8, size=224,
+                        batch=1, repeats=1),
+        _two_stream_case("paper two_stream r101+alexnet F10 224 b1", spatial="resnet101",
+                         temporal="alexnet", frames=10, size=224, batch=1, repeats=1),
+    ]
+    return cpu, paper
+
+
+def _loss(out, labels):
+    if not isinstance(out, dict):
+        return F.cross_entropy(out.float(), labels)
+    loss = sum(F.cross_entropy(h.float(), labels) for h in out.get("train_logits") or [out["logits"]])
+    if out.get("aux_loss") is not None:
+        loss = loss + out["aux_loss"].float()
+    return loss
+
+
+def _conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation,
+                         transposed, _output_padding, _groups, output_mask, out_shape=None, **kwargs) -> int:
+    """Each of grad_input and grad_weight costs one forward conv. (torch's own formula ignores
+    ``groups`` for grad_weight and over-counts depthwise convs ~C times: EfficientNet.)"""
+    forward = conv_flop_count(list(x_shape), list(w_shape), list(grad_out_shape), transposed)
+    return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
+
+
+def _train_flops(case: Case) -> int:
+    with torch.device("meta"):
+        model = case.build()
+        inputs = case.inputs("meta")
+        labels = torch.zeros(case.batch, dtype=torch.long)
+    fixed = {torch.ops.aten.convolution_backward: _conv_backward_flops}
+    with FlopCounterMode(display=False, custom_mapping=fixed) as counter:
+        _loss(model(**inputs), labels).backward()
+    return counter.get_total_flops()
+
+
+def _step_seconds(case: Case, *, fast: bool) -> float:
+    torch.manual_seed(0)
+    model = case.build().train()
+    inputs = case.inputs("cpu")
+    labels = torch.randint(0, case.num_classes, (case.batch,))
+    if fast:
+        fmt = torch.channels_last_3d if case.three_d else torch.channels_last
+        model = model.to(memory_format=fmt)
+        inputs = {k: v.contiguous(memory_format=fmt) if v.dim() == (5 if case.three_d else 4) else v
+                  for k, v in inputs.items()}
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+
+    def step():
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+            loss = _loss(model(**inputs), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    return median_seconds(step, repeats=case.repeats, warmup=1)
+
+
+def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul in ``dtype``, best of ``repeats`` (the machine's practical peak;
+    best rather than median because other processes share the cores)."""
+    a = torch.randn(n, n).to(dtype)
+    b = torch.randn(n, n).to(dtype)
+    a @ b
+    best = min(median_seconds(lambda: a @ b, repeats=1, warmup=0) for _ in range(repeats))
+    return 2 * n**3 / best / 1e9
+
+
+def run(smoke: bool) -> list[dict]:
+    rows: list[dict] = []
+    n = 512 if smoke else 2048
+    peaks = {"fp32": matmul_peak_gflops(torch.float32, n), "bf16": matmul_peak_gflops(torch.bfloat16, n)}
+    for key, value in peaks.items():
+        rows.append(measurement(f"matmul peak {key} {n}x{n}", value, "GFLOP/s"))
+    cpu, paper = _cases(smoke)
+    for case in cpu + paper:
+        t0 = time.perf_counter()
+        with torch.device("meta"):
+            params = sum(p.numel() for p in case.build().parameters())
+        flops = _train_flops(case)
+        fp32 = _step_seconds(case, fast=False)
+        bf16 = _step_seconds(case, fast=True)
+        speedup = fp32 / bf16
+        best = "bf16+channels_last" if speedup > 1.0 else "fp32"
+        rows.append(measurement(f"{case.name} params", params / 1e6, "M params"))
+        rows.append(measurement(f"{case.name} train step fp32", fp32, "s",
+                                train_gflop=flops / 1e9))
+        rows.append(measurement(f"{case.name} train step bf16+channels_last", bf16, "s", baseline=fp32,
+                                ratio=speedup, target=">= 1.5x faster", met=speedup >= 1.5,
+                                recommended=best))
+        for label, seconds in (("fp32", fp32), ("bf16", bf16)):
+            achieved = flops / seconds / 1e9
+            ratio = achieved / peaks[label]
+            rows.append(measurement(f"{case.name} GFLOP/s {label}", achieved, "GFLOP/s",
+                                    baseline=peaks[label], ratio=ratio, target=">= 0.5 of matmul peak",
+                                    met=ratio >= 0.5))
+        rows[-1]["bench_s"] = time.perf_counter() - t0
+    return rows
