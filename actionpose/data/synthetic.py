@@ -38,6 +38,7 @@ the creation time.
 """
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import sys
@@ -72,15 +73,16 @@ class SynthConfig:
     clips_per_class: int = 60
     size: tuple[int, int] = (120, 160)  # (H, W)
     frames: tuple[int, int] = (20, 40)  # clip length range, inclusive
-    context_bias: float = 0.5
+    context_bias: float = 0.25
     seed: int = 0
-    distractors: tuple[int, int] = (2, 4)  # per clip, inclusive
+    distractors: tuple[int, int] = (0, 2)  # per clip, inclusive
     distractor_speed: float = 2.0  # pixels per frame at 120x160, scaled with the frame size
     camera_jitter: float = 3.0  # pixels at 120x160, scaled with the frame size
     noise: float = 3.0  # std of Gaussian sensor noise, 0..255 scale
     flicker: float = 0.08  # +- relative brightness per frame
-    pose_jitter: float = 0.12  # radians of smooth random wobble on every joint angle
-    height: tuple[float, float] = (0.45, 0.65)  # actor height / frame height
+    pose_jitter: float = 0.08  # radians of smooth random wobble on every joint angle
+    height: tuple[float, float] = (0.55, 0.75)  # actor height / frame height
+    background_contrast: tuple[float, float] = (0.25, 0.6)  # pattern contrast range
     thickness: tuple[float, float] = (0.75, 1.35)  # limb thickness factor range
     actor_classes: int | None = None  # --actors: keep the first N sorted source classes
     actor_clips_per_class: int | None = None  # --actors: a seeded subset of N clips per class
@@ -105,6 +107,9 @@ class SynthConfig:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if not 0.1 <= self.height[0] <= self.height[1] <= 1.0:
             problems.append(f"height must be a range within [0.1, 1], got {self.height}")
+        if not 0.0 <= self.background_contrast[0] <= self.background_contrast[1] <= 1.0:
+            problems.append(f"background_contrast must be a range within [0, 1], got "
+                            f"{self.background_contrast}")
         for name in ("actor_classes", "actor_clips_per_class"):
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -139,7 +144,7 @@ def synth_config(preset: str = "cpu", **overrides: Any) -> SynthConfig:
     if unknown:
         raise ConfigError(f"unknown synthetic config field(s) {unknown} (known: {sorted(known)})")
     values = {**PRESETS[preset], **{k: v for k, v in overrides.items() if v is not None}}
-    for key in ("size", "frames", "distractors", "height", "thickness"):
+    for key in ("size", "frames", "distractors", "height", "thickness", "background_contrast"):
         if key in values:
             values[key] = tuple(values[key])
     return SynthConfig(preset=preset, **values).validate()
@@ -234,7 +239,8 @@ def _scene(config: SynthConfig, job: ClipJob, rng: np.random.Generator, T: int,
     else:
         style = int(rng.integers(job.num_styles))
     margin = int(np.ceil(np.abs(offsets).max(initial=0.0))) + 1
-    canvas = render.background(style, (H + 2 * margin, W + 2 * margin), rng)
+    canvas = render.background(style, (H + 2 * margin, W + 2 * margin), rng,
+                               float(rng.uniform(*config.background_contrast)))
     frames = render.crop_background(canvas, offsets, (H, W), margin).copy()
     lo, hi = config.distractors
     render.draw_distractors(frames, rng, int(rng.integers(lo, hi + 1)),
@@ -293,10 +299,10 @@ def _resize_masks(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
     H, W = size
     out = np.empty((H, W, mask.shape[2]), np.uint8)
-    for start in range(0, mask.shape[2], 256):  # cv2 handles at most 512 channels
-        chunk = mask[:, :, start:start + 256].astype(np.float32)
+    for start in range(0, mask.shape[2], 4):  # INTER_AREA takes at most 4 channels
+        chunk = mask[:, :, start:start + 4].astype(np.float32)
         small = cv2.resize(chunk, (W, H), interpolation=cv2.INTER_AREA)
-        out[:, :, start:start + 256] = (small.reshape(H, W, -1) > 0.5)
+        out[:, :, start:start + 4] = (small.reshape(H, W, -1) > 0.5)
     return out
 
 
@@ -430,6 +436,7 @@ def generate(out: str | Path, config: SynthConfig | None = None, *, workers: int
         jhmdb.write_splits(tmp, [(j.video, j.cls, j.splits) for j in jobs])
         info = _summary(config, jobs, records, actors, time.perf_counter() - start, workers)
         info["bytes"] = _folder_bytes(tmp)
+        info = json.loads(json.dumps(info))  # tuples -> lists: return what the file says
         write_json(tmp / INFO_FILE, info)
     return info
 

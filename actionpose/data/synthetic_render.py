@@ -35,14 +35,16 @@ def style_palette(style: int) -> tuple[float, float, float]:
     return hue, sat, val
 
 
-def background(style: int, shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+def background(style: int, shape: tuple[int, int], rng: np.random.Generator,
+               contrast: float = 1.0) -> np.ndarray:
     """A (H, W, 3) float32 textured background of ``style``: pattern = style % 8, palette from
-    the style, frequency/offset/colour jittered per clip."""
+    the style, frequency/offset/colour jittered per clip; ``contrast`` scales the pattern."""
     H, W = shape
     hue, sat, val = style_palette(style)
     hue += rng.uniform(-0.03, 0.03)
     c1 = _hsv(hue, sat + rng.uniform(-0.1, 0.1), val + rng.uniform(-0.08, 0.08))
-    c2 = _hsv(hue + 0.1 + rng.uniform(-0.03, 0.03), sat * 0.7, val * rng.uniform(0.55, 0.8))
+    other = _hsv(hue + 0.1 + rng.uniform(-0.03, 0.03), sat * 0.7, val * rng.uniform(0.55, 0.8))
+    c2 = c1 + contrast * (other - c1)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     period = rng.uniform(0.08, 0.2) * min(H, W)
     off = rng.uniform(0, period, size=2)
@@ -137,10 +139,10 @@ def draw_puppet(joints: np.ndarray, body: Body, height_px: float, thickness: flo
     T = joints.shape[0]
     H, W = shape
     labels = np.zeros((T, H, W), np.uint8)
-    limb = max(2, int(round(0.055 * height_px * thickness)))
-    leg = max(2, int(round(0.075 * height_px * thickness)))
-    torso = max(3, int(round(0.17 * height_px * thickness)))
-    neck = max(2, int(round(0.06 * height_px * thickness)))
+    limb = max(2, int(round(0.07 * height_px * thickness)))
+    leg = max(2, int(round(0.09 * height_px * thickness)))
+    torso = max(3, int(round(0.2 * height_px * thickness)))
+    neck = max(2, int(round(0.07 * height_px * thickness)))
     head_r = max(2, int(round(body.head_radius * height_px * _ONE)))
     hand_r = max(1, int(round(0.03 * height_px * thickness * _ONE)))
     upper_label, fore_label = sleeves

@@ -240,6 +240,7 @@ def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
     if cfg.family == "c3d":
         return models.c3d(num_classes=num_classes, width=cfg.width, fc_dim=cfg.fc_dim,
                           num_frames=cfg.num_frames, size=(h, w), dropout=cfg.dropout,
+                          batch_norm=cfg.batch_norm,
                           in_channels=4 if cfg.pose == "mask_channel" else 3)
     if cfg.family == "pose_only":
         return models.pose_only(num_classes=num_classes, in_channels=1, width=cfg.width,
@@ -448,6 +449,30 @@ def _to_device(batch: dict[str, Any], device: torch.device, cfg: TrainConfig) ->
 # fit
 
 
+def _heatmap_size(cfg: TrainConfig) -> tuple[int, int] | None:
+    """Heatmaps at the backbone's feature-map size for the attention pose variants.
+
+    Every supported backbone (ResNet, EfficientNet-Lite0) ends at stride 32 with 'same'
+    padding, so the map is ceil(H / 32) x ceil(W / 32); fit() checks the model agrees."""
+    if cfg.pose not in ("heatmaps_concat", "heatmaps_reg"):
+        return None
+    return (-(-cfg.size[0] // FEATURE_STRIDE), -(-cfg.size[1] // FEATURE_STRIDE))
+
+
+def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
+    """(model in eval mode with the run's weights, its config, its test dataset)."""
+    folder = Path(folder)
+    cfg = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    state = load_checkpoint(folder / checkpoint)
+    summary_path = folder / "summary.json"
+    root = Path(json.loads(summary_path.read_text())["data_root"]) if summary_path.is_file() \
+        else resolve_data_root(cfg)
+    _, test_ds = build_datasets(cfg, root, heatmap_size=_heatmap_size(cfg))
+    model = build_model(cfg, len(state["classes"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg, test_ds
+
+
 def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
     return Path(out) / cfg.experiment / cfg.run_name()
 
@@ -511,18 +536,18 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     random.seed(cfg.seed)
 
     root = Path(data_root) if data_root is not None else resolve_data_root(cfg)
-    heatmap_size = None
-    if cfg.pose in ("heatmaps_concat", "heatmaps_reg"):
-        # every supported backbone (ResNet, EfficientNet-Lite0) ends at stride 32; checked below
-        heatmap_size = (-(-cfg.size[0] // FEATURE_STRIDE), -(-cfg.size[1] // FEATURE_STRIDE))
+    heatmap_size = _heatmap_size(cfg)
     train_ds, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size,
                                        cache_dir=cache_dir or (root / ".cache"))
     num_classes = len(train_ds.classes)
 
     train_sampler = EpochSampler(len(train_ds), seed=cfg.seed, shuffle=True, rank=dist.rank, world=dist.world)
     test_sampler = EpochSampler(len(test_ds), seed=0, shuffle=False, rank=dist.rank, world=dist.world)
+    # A private generator: creating a loader iterator must not draw from the global RNG (which
+    # drives dropout), or a resumed run would diverge from an uninterrupted one.
     loader_kw = dict(batch_size=cfg.batch_size, num_workers=cfg.workers,
-                     pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0)
+                     pin_memory=device.type == "cuda", persistent_workers=cfg.workers > 0,
+                     generator=torch.Generator().manual_seed(cfg.seed))
     if cfg.workers > 0:
         loader_kw["prefetch_factor"] = 4
     train_loader = DataLoader(SeededItems(train_ds), sampler=train_sampler, drop_last=False, **loader_kw)
@@ -540,6 +565,9 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(cfg, step, steps_per_epoch))
     amp_dtype = autocast_dtype(cfg.amp, device)
+    if cfg.deterministic and device.type == "cpu" and amp_dtype is not None:
+        # oneDNN's bf16 kernels give run-to-run differences (measured); determinism needs fp32
+        amp_dtype = None
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
 
     start_epoch, best_acc, history = 0, -1.0, []

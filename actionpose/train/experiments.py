@@ -42,6 +42,7 @@ class TrainConfig:
     # model
     width: float = 1.0  # c3d / pose_only channel multiplier
     fc_dim: int = 4096
+    batch_norm: bool = False  # c3d: BatchNorm after each conv (not in Tran et al.; trains faster from scratch)
     dropout: float = 0.5
     backbone: str = "resnet18"  # attention backbone; two-stream spatial backbone
     temporal_backbone: str = "efficientnet_lite0"
@@ -148,7 +149,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "smoke": {
         "all": dict(num_frames=4, size=(32, 32), epochs=1, batch_size=4, clips_per_video=1,
                     workers=0, dataset="puppet"),
-        "c3d": dict(width=0.125, fc_dim=32),
+        "c3d": dict(width=0.125, fc_dim=32, batch_norm=True),
         "attention": dict(backbone="resnet18", weights=None),
         "two_stream": dict(backbone="resnet18", temporal_backbone="resnet18", weights=None),
         "pose_only": dict(width=0.125, fc_dim=32),
@@ -156,7 +157,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "all": dict(num_frames=8, size=(64, 64), epochs=12, batch_size=8, clips_per_video=2,
                     workers=2, dataset="puppet"),
-        "c3d": dict(width=0.25, fc_dim=256, lr=0.01),
+        "c3d": dict(width=0.25, fc_dim=256, batch_norm=True, lr=0.01),
         "attention": dict(backbone="efficientnet_lite0", weights="efficientnet-lite0",
                           size=(96, 96), num_frames=4, lr=0.005),
         "two_stream": dict(backbone="efficientnet_lite0", temporal_backbone="efficientnet_lite0",
