@@ -83,12 +83,19 @@ def _loadmat(path: Path) -> dict:
         ) from exc
 
 
+_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by actionpose".ljust(116, b" ")
+
+
 def _savemat(path: Path, data: dict) -> None:
-    import scipy.io
+    """A MATLAB v5 file with a fixed header: scipy's savemat stamps the time into it, which
+    would make the same data give different bytes."""
+    from scipy.io.matlab._mio5 import MatFile5Writer
 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            scipy.io.savemat(fh, data, do_compression=True)
+            # 116 bytes text, 8 bytes subsystem offset, version 0x0100, endian "IM" (little)
+            fh.write(_MAT_HEADER + b"\x00" * 8 + (0x0100).to_bytes(2, "little") + b"IM")
+            MatFile5Writer(fh, do_compression=True, oned_as="row").put_variables(data, write_header=False)
 
 
 @dataclass
