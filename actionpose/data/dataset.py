@@ -316,7 +316,7 @@ class JHMDB(Dataset):
                 sample["flow"] = self._flow(clip, video, idx, box, flip)
 
         joints = conf = None
-        if self._need_joints:
+        if self._need_joints or clip.render_mask:
             joints = transform_joints(clip.joints[idx], frame_size=clip.native_size or self.frame_size,
                                       box=box, size=self.size, flip=flip,
                                       flip_permutation=self.flip_permutation)
