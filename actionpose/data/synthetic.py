@@ -129,7 +129,8 @@ class SynthConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(num_classes=4, clips_per_class=6, size=(64, 80), frames=(14, 18)),
+    "smoke": dict(num_classes=4, clips_per_class=6, size=(64, 80), frames=(14, 18),
+                  actor_classes=4, actor_clips_per_class=6),
     # calibrated so a narrow C3D trained from scratch learns in minutes (see README)
     "cpu": dict(num_classes=10, clips_per_class=80, size=(120, 160), frames=(20, 40),
                 height=(0.65, 0.85), noise=2.0, distractors=(0, 1), pose_jitter=0.06),
