@@ -137,7 +137,7 @@ def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
 
 def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
     common = ["c3d", "--preset", "smoke", "--data", str(smoke_data), "--epochs", "2", "--quiet",
-              "--deterministic", "dropout=0.0", "workers=0"]
+              "--deterministic", "dropout=0.0", "batch_norm=false", "workers=0"]
     single = _cli("train", *common, "batch_size=8", "--out", str(tmp_path / "single"))
     assert single.returncode == 0, single.stderr
     ddp = subprocess.run(

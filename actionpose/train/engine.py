@@ -550,7 +550,9 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
                      generator=torch.Generator().manual_seed(cfg.seed))
     if cfg.workers > 0:
         loader_kw["prefetch_factor"] = 4
-    train_loader = DataLoader(SeededItems(train_ds), sampler=train_sampler, drop_last=False, **loader_kw)
+    # drop the last partial batch: a batch of one breaks BatchNorm in training mode
+    train_loader = DataLoader(SeededItems(train_ds), sampler=train_sampler,
+                              drop_last=len(train_sampler) > cfg.batch_size, **loader_kw)
     test_loader = DataLoader(SeededItems(test_ds), sampler=test_sampler, **loader_kw)
 
     model = build_model(cfg, num_classes).to(device)
