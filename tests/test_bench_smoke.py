@@ -1,0 +1,61 @@
+"""The benchmark suite's smoke run: `python -m benchmarks --smoke --only pipeline --only data`."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from actionpose.train import engine
+from actionpose.train.experiments import make_config, report_plan
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fake_runs(runs: Path, data_root: Path) -> None:
+    """One complete cpu run of the report plan (c3d, seed 0) and one smoke run to be ignored."""
+    data_root.mkdir(parents=True)
+    (data_root / "synth_info.json").write_text(json.dumps({"seconds": 30.0}))
+    cpu = engine.run_dir(make_config("c3d", "cpu", seed=0), runs)
+    smoke = engine.run_dir(make_config("c3d", "smoke", seed=0), runs)
+    for folder, preset, rss in ((cpu, "cpu", 1.5), (smoke, "smoke", 9.0)):
+        folder.mkdir(parents=True)
+        (folder / "summary.json").write_text(json.dumps({
+            "complete": True, "preset": preset, "seed": 0, "peak_rss_gib": rss,
+            "seconds_total": 120.0, "data_root": str(data_root)}))
+
+
+def test_smoke_suite_prints_a_number_per_row(tmp_path):
+    runs = tmp_path / "runs"
+    _fake_runs(runs, tmp_path / "data")
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "ACTIONPOSE_RUNS": str(runs)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--smoke", "--only", "pipeline", "--only", "data",
+         "--out", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    assert "# bench_data:" in proc.stdout and "# bench_pipeline:" in proc.stdout
+
+    rows = json.loads(out.read_text())["rows"]
+    assert {r["module"] for r in rows} == {"bench_data", "bench_pipeline"}
+    lines = [ln for ln in proc.stdout.splitlines() if ln and not ln.startswith(("#", "wrote "))]
+    assert len(lines) == len(rows)
+    for row, line in zip(rows, lines):
+        assert isinstance(row["value"], (int, float)) and math.isfinite(row["value"]), row
+        assert line.startswith(row["name"]) and f"{row['value']:.4g}" in line, (row, line)
+
+    for prefix in ("pipeline: train step c3d ", "pipeline: train step pose-only ",
+                   "pipeline: temporal input, stacked RGB ", "pipeline: temporal input, Farneback flow ",
+                   "pipeline: DataLoader 2 workers"):
+        assert sum(r["name"].startswith(prefix) for r in rows) == 1, prefix
+    rss = [r for r in rows if r["name"].startswith("run peak RSS")]
+    assert [r["value"] for r in rss] == [1.5]  # the smoke-preset run is not counted
+    assert rss[0]["met"] is True
+    (reproduce,) = [r for r in rows if r["name"].startswith("reproduce --preset cpu")]
+    assert reproduce["value"] == (120.0 + 30.0) / 60.0
+    assert reproduce["runs_complete"] == 1
+    assert reproduce["runs_planned"] == len(report_plan("cpu", 1))
+    assert "met" not in reproduce  # a partial sum under the target proves nothing
