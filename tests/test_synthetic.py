@@ -184,7 +184,7 @@ def test_real_actors_keep_the_source_labels_and_splits(jhmdb_root, tmp_path):
 def test_real_actor_joints_are_rescaled_onto_the_mask(jhmdb_root):
     cls, video = REAL_CLIP
     config = synthetic.synth_config("smoke")
-    job = next(j for j in synthetic.plan_actors(synthetic.synth_config("smoke", actor_classes=2), jhmdb_root)
+    job = next(j for j in synthetic.plan_actors(synthetic.synth_config("smoke", actor_classes=2, actor_clips_per_class=1000), jhmdb_root)
                if j.video == video)
     clip = synthetic.render_actor_clip(config, job)
     xy = np.transpose(clip["pos_img"], (2, 1, 0)) - 1.0  # (T, 15, 2) 0-based
