@@ -449,6 +449,17 @@ def _to_device(batch: dict[str, Any], device: torch.device, cfg: TrainConfig) ->
 # fit
 
 
+def default_cache_dir(root: Path) -> Path:
+    """Decoded-clip cache of a dataset root: under data/.cache, never inside the root (which may
+    be read-only or shared, like ../shared/jhmdb)."""
+    import hashlib
+
+    from actionpose.paths import data_root
+
+    digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:10]
+    return data_root() / ".cache" / f"{Path(root).name}-{digest}"
+
+
 def _heatmap_size(cfg: TrainConfig) -> tuple[int, int] | None:
     """Heatmaps at the backbone's feature-map size for the attention pose variants.
 
@@ -538,7 +549,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     root = Path(data_root) if data_root is not None else resolve_data_root(cfg)
     heatmap_size = _heatmap_size(cfg)
     train_ds, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size,
-                                       cache_dir=cache_dir or (root / ".cache"))
+                                       cache_dir=cache_dir or default_cache_dir(root))
     num_classes = len(train_ds.classes)
 
     train_sampler = EpochSampler(len(train_ds), seed=cfg.seed, shuffle=True, rank=dist.rank, world=dist.world)
