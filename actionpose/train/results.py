@@ -194,6 +194,8 @@ def write_results(runs_dir: str | Path, out_dir: str | Path, preset: str | None 
     summarise(runs).to_csv(paths["summary"], index=False)
     compare_all(runs).to_csv(paths["comparisons"], index=False)
     load_curves(runs_dir, preset).to_csv(paths["curves"], index=False)
+    paths["report"] = out_dir / "report.md"
+    paths["report"].write_text(report_markdown(runs))
     return paths
 
 
@@ -229,3 +231,23 @@ def disagreements(runs: pd.DataFrame, baseline: str, treatment: str, dataset: st
     m = a.merge(b, on=["video", "label", "split"], suffixes=(f"_{baseline}", f"_{treatment}"))
     right = (m[f"prediction_{treatment}"] == m["label"]) & (m[f"prediction_{baseline}"] != m["label"])
     return m[right].drop(columns=[c for c in m.columns if c.startswith("seed")])
+
+
+def report_markdown(runs: pd.DataFrame) -> str:
+    """The README's results table: each claim of the report, both accuracies, the paired
+    difference with its 95% CI, the number of paired runs, and whether the claim holds."""
+    table = compare_all(runs[runs["context_bias"].isna()] if "context_bias" in runs else runs)
+    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | runs | verdict |",
+             "|---|---|---|---|---|---|---|"]
+
+    def pct(mean, half):
+        if np.isnan(mean):
+            return "–"
+        return f"{mean * 100:.1f}" + ("" if np.isnan(half) else f" ± {half * 100:.1f}")
+
+    for row in table.to_dict("records"):
+        lines.append(
+            f"| {row['claim']} | {row['dataset']} | {row['baseline']}: {pct(row['baseline_mean'], row['baseline_ci95'])}"
+            f" | {row['treatment']}: {pct(row['treatment_mean'], row['treatment_ci95'])}"
+            f" | {pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} |")
+    return "\n".join(lines) + "\n"
