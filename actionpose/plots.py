@@ -140,6 +140,7 @@ def make_figures(results_dir: str | Path, out_dir: str | Path, preset: str | Non
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    matplotlib.rcParams["svg.hashsalt"] = "actionpose"  # stable SVG ids: same runs, same bytes
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = pd.read_csv(results_dir / "runs.csv")
