@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from actionpose.errors import ConfigError, DataError
+from actionpose.errors import DataError
 from actionpose.train import experiments as X
 
 
