@@ -77,6 +77,27 @@ def test_missing_root_and_splits(tmp_path):
     assert report["clips"] == 4 and report["modalities"]["frames"] == 4
 
 
+def test_stray_folder_cannot_shift_class_indices(tmp_path):
+    root = tmp_path / "t"
+    make_tree(root, clips=2)
+    (root / J.MODALITY_DIRS["mask"] / "aardvark").mkdir()  # sorts first: would shift every index
+    J.write_splits(root, [(f"{c}_v{i}", c, (1, 2, 1)) for c in ("clap", "wave") for i in range(2)],
+                   formats=("official",))
+    assert J.modality_classes(root) == ["clap", "wave"]  # the split files name the classes
+    report = check_tree(root)
+    stray = [p for p in report["problems"] if "'aardvark'" in p["problem"]]
+    assert len(stray) == 1 and stray[0]["severity"] == "warning"
+
+    shutil.rmtree(root / J.SPLITS_DIR)
+    J.write_splits(root, [(f"{c}_v{i}", c, (1, 2, 1)) for c in ("clap", "wave") for i in range(2)],
+                   formats=("lists",))
+    with pytest.raises(DataError, match="means 'aardvark'.*stray folder") as info:
+        J.read_split(root, 1)
+    assert info.value.path.name == "JHMDB_train1.txt"
+    (root / J.MODALITY_DIRS["mask"] / "aardvark").rmdir()
+    assert {e.cls for e in J.read_split(root, 1)} == {"clap", "wave"}
+
+
 def test_mat_variables_reads_headers(tmp_path):
     path = tmp_path / "m.mat"
     scipy.io.savemat(str(path), {"part_mask": np.zeros((7, 9, 5), np.uint8), "x": np.ones((2, 3))},

@@ -42,7 +42,32 @@ def test_paired_difference_pairs_by_seed_and_judges():
     assert results.verdict(one) == "too few runs"
 
 
+def _row(delta, half, n=3):
+    return {"n_pairs": n, "delta_mean": delta, "delta_ci95": half}
+
+
+@pytest.mark.parametrize("expect, delta, half, holds", [
+    ("better", 0.05, 0.02, "holds"),
+    ("better", 0.05, 0.08, "not shown (CI spans 0)"),
+    ("better", -0.05, 0.02, "does not hold (opposite)"),
+    ("not better", 0.05, 0.02, "does not hold (treatment better)"),
+    ("not better", 0.05, 0.08, "holds"),
+    ("not better", -0.05, 0.02, "holds"),
+    ("not worse", -0.01, 0.02, "holds"),
+    ("not worse", -0.03, 0.05, "not shown (CI too wide)"),
+    ("not worse", -0.20, 0.05, "does not hold (treatment worse)"),
+])
+def test_claim_holds_reads_the_ci_in_the_claims_direction(expect, delta, half, holds):
+    assert results.claim_holds(_row(delta, half), expect) == holds
+
+
+def test_claim_holds_needs_two_pairs_and_a_known_direction():
+    assert results.claim_holds(_row(0.3, float("nan"), n=1), "better") == "too few runs"
+    with pytest.raises(ValueError, match="expect must be"):
+        results.claim_holds(_row(0.1, 0.01), "helps")
+
+
 def test_report_markdown_lists_each_claim_with_its_numbers():
     text = results.report_markdown(_runs([0.50, 0.40, 0.60], [0.55, 0.46, 0.64]))
     assert "pose (background weakening) helps C3D slightly" in text
-    assert "c3d: 50.0 ± " in text and "| 3 | treatment better |" in text
+    assert "c3d: 50.0 ± " in text and "| 3 | treatment better | holds |" in text

@@ -276,6 +276,9 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
     all_clips = sorted(set().union(*[set(v) for v in present.values()]))
     classes = J.modality_classes(root)
     report["classes"] = classes
+    for stray in sorted(set(J.folder_classes(root)) - set(classes)):
+        problem(root, f"folder {stray!r} under a modality folder is not a class of the split files; "
+                      "it is ignored", "warning")
     report["clips"] = len(all_clips)
     report["modalities"] = {m: len(v) for m, v in present.items() if v}
     where: dict[str, set[str]] = defaultdict(set)  # video -> classes it is found under

@@ -338,17 +338,24 @@ def split_files(root: str | Path) -> dict[str, list[Path]]:
     return found
 
 
-def modality_classes(root: str | Path) -> list[str]:
-    """Sorted class names found in any modality folder or official split file."""
+def folder_classes(root: str | Path) -> list[str]:
+    """Sorted names of the class folders under any modality folder (hidden ones skipped)."""
     root = Path(root)
     names: set[str] = set()
     for sub in MODALITY_DIRS.values():
         d = root / sub
         if d.is_dir():
             names.update(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for p in split_files(root)["official"]:
-        names.add(_OFFICIAL.match(p.name).group("cls"))
     return sorted(names)
+
+
+def modality_classes(root: str | Path) -> list[str]:
+    """Sorted class names: those of the official ``<class>_test_split<k>.txt`` files when the
+    tree has them (a stray folder then cannot shift the class indices), else the class folders."""
+    official = split_files(root)["official"]
+    if official:
+        return sorted({_OFFICIAL.match(p.name).group("cls") for p in official})
+    return folder_classes(root)
 
 
 def read_split(root: str | Path, split: int = 1, classes: list[str] | None = None) -> list[SplitEntry]:
@@ -389,6 +396,7 @@ def read_split(root: str | Path, split: int = 1, classes: list[str] | None = Non
         )
     if classes is None:
         classes = [c for c in modality_classes(root)]
+    home = _video_folders(root)
     for subset in ("train", "test"):
         if subset not in lists:
             raise DataError(root / SPLITS_DIR / f"JHMDB_{subset}{split}.txt", "split file missing")
@@ -404,8 +412,29 @@ def read_split(root: str | Path, split: int = 1, classes: list[str] | None = Non
                 raise DataError(
                     p, f"line {lineno}: unknown class index {idx} (the tree has {len(classes)} classes)"
                 )
-            entries.append(SplitEntry(Path(parts[0]).stem, classes[idx - 1], subset))
+            video, cls = Path(parts[0]).stem, classes[idx - 1]
+            if video in home and cls not in home[video]:
+                raise DataError(
+                    p, f"line {lineno}: class index {idx} means {cls!r} (the {len(classes)} class folders "
+                       f"sorted), but {video!r} lies under {sorted(home[video])}; is there a stray folder "
+                       "under a modality folder?")
+            entries.append(SplitEntry(video, cls, subset))
     return entries
+
+
+def _video_folders(root: Path) -> dict[str, set[str]]:
+    """video name -> the class folders it lies under, over every modality folder."""
+    found: dict[str, set[str]] = {}
+    for sub in MODALITY_DIRS.values():
+        base = root / sub
+        if not base.is_dir():
+            continue
+        for cdir in base.iterdir():
+            if cdir.is_dir() and not cdir.name.startswith("."):
+                for entry in cdir.iterdir():
+                    if not entry.name.startswith("."):
+                        found.setdefault(entry.stem if entry.is_file() else entry.name, set()).add(cdir.name)
+    return found
 
 
 def write_splits(
@@ -465,5 +494,5 @@ __all__ = [
     "frames_dir", "video_path", "joints_path", "mask_path",
     "read_joints", "write_joints", "read_mask", "write_mask",
     "list_frame_files", "read_frame", "read_frames", "write_frames", "read_video", "write_video",
-    "split_files", "modality_classes", "read_split", "write_splits", "write_clip",
+    "split_files", "folder_classes", "modality_classes", "read_split", "write_splits", "write_clip",
 ]

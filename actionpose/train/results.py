@@ -28,6 +28,7 @@ class Comparison:
     treatment: str
     dataset: str
     claim: str
+    expect: str = "better"  # what the claim predicts for the treatment: better | not better | not worse
 
 
 COMPARISONS: list[Comparison] = [
@@ -50,16 +51,19 @@ COMPARISONS: list[Comparison] = [
                "(TSN cross-modality init, beyond the report)"),
     Comparison("two-stream-mask", "Two-stream: puppet-mask background weakening",
                "two-stream", "two-stream-mask", "puppet",
-               "weakening the background does not work well in two-stream"),
+               "weakening the background does not work well in two-stream", "not better"),
     Comparison("two-stream-flow", "Two-stream: stacked RGB vs optical flow temporal stream",
                "two-stream-flow", "two-stream", "puppet",
-               "stacked RGB replaces optical flow without losing accuracy"),
+               "stacked RGB replaces optical flow without losing accuracy", "not worse"),
     Comparison("c3d-pose-actors", "C3D: background weakening (real actors)", "c3d", "c3d-pose",
                "actors", "pose (background weakening) helps C3D slightly"),
     Comparison("two-stream-mask-actors", "Two-stream: puppet mask (real actors)", "two-stream",
                "two-stream-mask", "actors",
-               "weakening the background does not work well in two-stream"),
+               "weakening the background does not work well in two-stream", "not better"),
 ]
+
+# A treatment "not worse" than its baseline may lose at most this much accuracy (95% CI bound).
+NON_INFERIORITY_MARGIN = 0.05
 
 
 def ci95(values) -> tuple[float, float]:
@@ -166,6 +170,24 @@ def verdict(row: dict) -> str:
     return "no clear difference"
 
 
+def claim_holds(row: dict, expect: str) -> str:
+    """Whether the paired difference supports the claim, which predicts ``expect`` for the
+    treatment: "better" (CI above 0), "not better" (CI not above 0), "not worse" (CI above
+    -NON_INFERIORITY_MARGIN)."""
+    if expect not in ("better", "not better", "not worse"):
+        raise ValueError(f"expect must be 'better', 'not better' or 'not worse', got {expect!r}")
+    if row["n_pairs"] < 2 or np.isnan(row["delta_ci95"]):
+        return "too few runs"
+    lo, hi = row["delta_mean"] - row["delta_ci95"], row["delta_mean"] + row["delta_ci95"]
+    if expect == "better":
+        return "holds" if lo > 0 else ("does not hold (opposite)" if hi < 0 else "not shown (CI spans 0)")
+    if expect == "not better":
+        return "does not hold (treatment better)" if lo > 0 else "holds"
+    if lo > -NON_INFERIORITY_MARGIN:
+        return "holds"
+    return "does not hold (treatment worse)" if hi < 0 else "not shown (CI too wide)"
+
+
 def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
     """Every report comparison that has runs on both sides."""
     rows = []
@@ -175,6 +197,7 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
             continue
         row.update({"key": comp.key, "title": comp.title, "claim": comp.claim})
         row["verdict"] = verdict(row)
+        row["claim_holds"] = claim_holds(row, comp.expect)
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -237,8 +260,8 @@ def report_markdown(runs: pd.DataFrame) -> str:
     """The README's results table: each claim of the report, both accuracies, the paired
     difference with its 95% CI, the number of paired runs, and whether the claim holds."""
     table = compare_all(runs[runs["context_bias"].isna()] if "context_bias" in runs else runs)
-    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | runs | verdict |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | runs | difference | claim |",
+             "|---|---|---|---|---|---|---|---|"]
 
     def pct(mean, half):
         if np.isnan(mean):
@@ -249,5 +272,5 @@ def report_markdown(runs: pd.DataFrame) -> str:
         lines.append(
             f"| {row['claim']} | {row['dataset']} | {row['baseline']}: {pct(row['baseline_mean'], row['baseline_ci95'])}"
             f" | {row['treatment']}: {pct(row['treatment_mean'], row['treatment_ci95'])}"
-            f" | {pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} |")
+            f" | {pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} | {row['claim_holds']} |")
     return "\n".join(lines) + "\n"
