@@ -94,7 +94,10 @@ def _add_reproduce(p: argparse.ArgumentParser) -> str:
     p.add_argument("--data", default=None, help="use this JHMDB-format root instead of the embedded dataset")
     p.add_argument("--only", action="append", default=[], help="run only this experiment (repeatable)")
     p.add_argument("--sweep", type=_fraction, nargs="*", default=None,
-                   help="also run c3d vs c3d-pose at these context biases")
+                   help="also run the sweep pair at these context biases of the puppet world")
+    p.add_argument("--sweep-pair", nargs=2, metavar=("BASELINE", "TREATMENT"),
+                   default=["attention", "attention-pose"],
+                   help="experiments compared in the sweep (default: attention attention-pose)")
     p.add_argument("--out", default="runs")
     p.add_argument("--results", default="results")
     p.add_argument("--figures", default="figures")

@@ -87,25 +87,50 @@ def comparison_figure(runs: pd.DataFrame, curves: pd.DataFrame, title: str,
     return fig
 
 
-def context_bias_figure(runs: pd.DataFrame):
-    """Pose benefit (c3d-pose - c3d, paired over seeds) against the context bias."""
+def sweep_table(runs: pd.DataFrame, default_bias: float | None = None) -> pd.DataFrame:
+    """Pose benefit (treatment - baseline, paired over seeds) per context bias, for every puppet
+    comparison with sweep runs. Runs without an explicit bias count at ``default_bias`` (the
+    preset's), so the report runs are the sweep's point there."""
+    from actionpose.train.results import COMPARISONS
+
+    if runs.empty or "context_bias" not in runs:
+        return pd.DataFrame()
+    runs = runs.copy()
+    swept = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
+    if default_bias is not None:
+        runs["context_bias"] = runs["context_bias"].fillna(default_bias)
+    rows = []
+    for comp in COMPARISONS:
+        if comp.dataset != "puppet":
+            continue
+        names = set(swept["experiment"])
+        if comp.baseline not in names or comp.treatment not in names:
+            continue
+        for bias in sorted(runs.loc[runs["dataset"] == "puppet", "context_bias"].dropna().unique()):
+            d = paired_difference(runs, comp.baseline, comp.treatment, "puppet", context_bias=bias)
+            if d["n_pairs"]:
+                rows.append({"comparison": f"{comp.treatment} − {comp.baseline}", "context_bias": bias,
+                             **{k: d[k] for k in ("n_pairs", "baseline_mean", "treatment_mean",
+                                                  "delta_mean", "delta_ci95")}})
+    return pd.DataFrame(rows)
+
+
+def context_bias_figure(runs: pd.DataFrame, default_bias: float | None = None):
+    """Pose benefit against the context bias of the training split (see ``sweep_table``)."""
     import matplotlib.pyplot as plt
 
-    sel = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
-    rows = []
-    for bias in sorted(sel["context_bias"].unique()):
-        d = paired_difference(runs, "c3d", "c3d-pose", "puppet", context_bias=bias)
-        if d["n_pairs"]:
-            rows.append((bias, d["delta_mean"], 0 if np.isnan(d["delta_ci95"]) else d["delta_ci95"],
-                         d["n_pairs"]))
-    if not rows:
+    table = sweep_table(runs, default_bias)
+    if table.empty:
         return None
-    fig, ax = plt.subplots(figsize=(5, 3.5))
-    b, m, h, n = zip(*rows)
-    ax.errorbar(b, np.array(m) * 100, yerr=np.array(h) * 100, marker="o", capsize=4)
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for name, g in table.groupby("comparison", sort=False):
+        half = g["delta_ci95"].fillna(0).to_numpy()
+        ax.errorbar(g["context_bias"], g["delta_mean"] * 100, yerr=half * 100, marker="o",
+                    capsize=4, label=f"{name} (seeds: {'/'.join(map(str, g['n_pairs']))})")
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xlabel="context bias of the training split", ylabel="pose benefit (accuracy points)",
-           title="C3D: pose benefit vs context bias")
+           title="Pose benefit vs context bias (puppet world)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -161,7 +186,15 @@ def make_figures(results_dir: str | Path, out_dir: str | Path, preset: str | Non
         fig = comparison_figure(base_runs, base_curves, title, experiments, dataset)
         written += _save(fig, out_dir, stem)
         plt.close(fig)
-    for stem, maker in (("context_bias_sweep", context_bias_figure), ("pose_only_jhmdb", pose_only_figure)):
+    presets = set(runs["preset"]) if not runs.empty else set()
+    default_bias = None
+    if len(presets) == 1:  # the bias of the preset's puppet world, where runs name none
+        from actionpose.data.synthetic import synth_config
+
+        (name,) = presets
+        default_bias = synth_config("cpu" if name == "paper" else name).context_bias
+    for stem, maker in (("context_bias_sweep", lambda r: context_bias_figure(r, default_bias)),
+                        ("pose_only_jhmdb", pose_only_figure)):
         fig = maker(runs) if not runs.empty else None
         if fig is not None:
             written += _save(fig, out_dir, stem)

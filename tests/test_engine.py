@@ -160,12 +160,26 @@ def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
         (["train", "c3d", "--preset", "gpu"], "unknown preset 'gpu'"),
         (["train", "c3d", "--preset", "smoke", "lrr=0.1"], "unknown override key 'lrr'"),
         (["train", "c3d", "--preset", "smoke", "background_factor=2"], "background_factor must be in"),
+        (["reproduce", "--preset", "smoke", "--sweep", "0.5", "--sweep-pair", "attention", "atention-pose"],
+         "did you mean attention-pose"),
     ],
 )
 def test_cli_errors(args, message):
     result = _cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_sweep_plan_runs_the_pair_at_each_bias():
+    from actionpose.train.experiments import SWEEP_PAIR, report_plan
+
+    base = report_plan("cpu", 2)
+    plan = report_plan("cpu", 2, sweep=(0.0, 0.8))
+    extra = plan[len(base):]
+    assert [(c.experiment, c.context_bias, c.seed) for c in extra] == [
+        (e, b, s) for b in (0.0, 0.8) for e in SWEEP_PAIR for s in range(2)]
+    c3d = report_plan("cpu", 1, sweep=(0.5,), sweep_pair=("c3d", "c3d-pose"))[-2:]
+    assert [c.experiment for c in c3d] == ["c3d", "c3d-pose"] and c3d[0].dataset == "puppet"
 
 
 def test_cli_refuses_data_root_failing_check(tmp_path):

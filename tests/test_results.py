@@ -71,3 +71,22 @@ def test_report_markdown_lists_each_claim_with_its_numbers():
     text = results.report_markdown(_runs([0.50, 0.40, 0.60], [0.55, 0.46, 0.64]))
     assert "pose (background weakening) helps C3D slightly" in text
     assert "c3d: 50.0 ± " in text and "| 3 | treatment better | holds |" in text
+
+
+def test_sweep_table_pairs_each_bias_and_counts_report_runs_at_the_default_bias():
+    from actionpose import plots
+
+    rows = []
+    for bias, gain in ((np.nan, 0.10), (0.0, 0.02), (0.8, 0.20)):
+        for seed in range(2):
+            for exp, acc in (("attention", 0.5), ("attention-pose", 0.5 + gain + 0.01 * seed)):
+                rows.append({"experiment": exp, "dataset": "puppet", "split": 1, "seed": seed,
+                             "context_bias": bias, "test_video_acc": acc})
+    table = plots.sweep_table(pd.DataFrame(rows), default_bias=0.25)
+    assert list(table["context_bias"]) == [0.0, 0.25, 0.8]
+    assert set(table["comparison"]) == {"attention-pose − attention"}
+    assert np.allclose(table["delta_mean"], [0.025, 0.105, 0.205])
+    assert list(table["n_pairs"]) == [2, 2, 2]
+    # without a default bias, the report runs stay out of the sweep
+    assert list(plots.sweep_table(pd.DataFrame(rows))["context_bias"]) == [0.0, 0.8]
+    assert plots.context_bias_figure(pd.DataFrame(rows), 0.25) is not None

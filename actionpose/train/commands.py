@@ -59,7 +59,8 @@ def reproduce(args) -> int:
               file=sys.stderr)
     data = None if args.data is None else str(Path(args.data).resolve())
     plan = X.report_plan(args.preset, args.seeds, only=args.only, data=data,
-                         sweep=args.sweep or (), have_jhmdb=have_jhmdb)
+                         sweep=args.sweep or (), have_jhmdb=have_jhmdb,
+                         sweep_pair=tuple(getattr(args, "sweep_pair", None) or X.SWEEP_PAIR))
     print(f"reproduce: {len(plan)} runs at preset {args.preset}", file=sys.stderr)
     for i, cfg in enumerate(plan, start=1):
         tag = f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}"
