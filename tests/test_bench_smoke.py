@@ -49,7 +49,8 @@ def test_smoke_suite_prints_a_number_per_row(tmp_path):
 
     for prefix in ("pipeline: train step c3d ", "pipeline: train step pose-only ",
                    "pipeline: temporal input, stacked RGB ", "pipeline: temporal input, Farneback flow ",
-                   "pipeline: DataLoader 2 workers"):
+                   "pipeline: DataLoader 2 workers, cached, train transforms (frames+mask",
+                   "pipeline: DataLoader 2 workers, cached, train transforms (mask"):
         assert sum(r["name"].startswith(prefix) for r in rows) == 1, prefix
     rss = [r for r in rows if r["name"].startswith("run peak RSS")]
     assert [r["value"] for r in rss] == [1.5]  # the smoke-preset run is not counted

@@ -126,6 +126,9 @@ class JHMDB(Dataset):
             cache_size = (math.ceil(self.size[0] * grow), math.ceil(self.size[1] * grow))
         self.cache_size = (int(cache_size[0]), int(cache_size[1]))
         self.cache = ClipCache(cache_dir) if cache_dir is not None else None
+        # cache keys stat every source file; computed once per clip and resolution per instance
+        # (a source changed while the dataset is open is seen by the next instance)
+        self._keys: dict[tuple, str] = {}
         self.flip_permutation = JHMDB15.flip_permutation()
         self._need_frames = "frames" in modalities or "flow" in modalities
         self._need_joints = "joints" in modalities  # and, per clip, where a mask is rendered
@@ -249,7 +252,7 @@ class JHMDB(Dataset):
         if self.cache is not None:
             res = self._cache_res(clip.frame_size)
             sources = clip.frame_files if clip.frame_files is not None else [clip.video_file]
-            key = source_key(sources, res)
+            key = self._source_key(("frames", clip.cls, clip.video, res), sources, res)
             arr = self.cache.get(f"{clip.cls}__{clip.video}__frames_{res[0]}x{res[1]}", key,
                                  lambda: resize_uint8(self._decode_all(clip), res))
             return arr, len(arr)
@@ -257,6 +260,12 @@ class JHMDB(Dataset):
             arr = self._decode_all(clip)
             return arr, len(arr)
         return None, len(clip.frame_files)
+
+    def _source_key(self, memo: tuple, sources, res: tuple[int, int]) -> str:
+        key = self._keys.get(memo)
+        if key is None:
+            key = self._keys[memo] = source_key(sources, res)
+        return key
 
     def _decode_all(self, clip: _Clip) -> np.ndarray:
         if clip.frame_files is not None:
@@ -274,7 +283,7 @@ class JHMDB(Dataset):
         if self.cache is None:
             return build()
         res = self._cache_res(clip.mask_size)
-        key = source_key([clip.mask_file], res)
+        key = self._source_key(("mask", clip.cls, clip.video, res), [clip.mask_file], res)
         return self.cache.get(f"{clip.cls}__{clip.video}__mask_{res[0]}x{res[1]}", key,
                               lambda: resize_uint8(build(), res))
 
