@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PRESET ?= cpu
 SEEDS ?= 3
+JOBS ?= 2
 
 .PHONY: reproduce test install bench clean-venv
 
@@ -16,7 +17,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 reproduce: $(STAMP)
-	$(PY) -m actionpose reproduce --preset $(PRESET) --seeds $(SEEDS)
+	$(PY) -m actionpose reproduce --preset $(PRESET) --seeds $(SEEDS) --jobs $(JOBS)
 
 test: $(STAMP)
 	ACTIONPOSE_PRESET=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider

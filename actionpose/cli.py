@@ -98,6 +98,9 @@ def _add_reproduce(p: argparse.ArgumentParser) -> str:
     p.add_argument("--sweep-pair", nargs=2, metavar=("BASELINE", "TREATMENT"),
                    default=["attention", "attention-pose"],
                    help="experiments compared in the sweep (default: attention attention-pose)")
+    p.add_argument("--jobs", type=_positive, default=1,
+                   help="runs trained side by side, each in its own process with cores/jobs threads "
+                        "(default 1; 2 suits a 2-core machine)")
     p.add_argument("--out", default="runs")
     p.add_argument("--results", default="results")
     p.add_argument("--figures", default="figures")

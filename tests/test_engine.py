@@ -203,3 +203,24 @@ def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
     again = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
                  "--results", out[1], "--figures", out[2], env=env)
     assert again.returncode == 0 and again.stderr.count("done, skipped") == len(REPORT_RUNS)
+
+
+def test_reproduce_side_by_side_runs_each_in_its_own_process(tmp_path, jhmdb_root):
+    env = _env(ACTIONPOSE_DATA=str(tmp_path / "data"))
+    out = [str(tmp_path / x) for x in ("runs", "results", "figures")]
+    args = ("reproduce", "--preset", "smoke", "--seeds", "1", "--jobs", "2", "--only", "c3d",
+            "--only", "pose-only", "--quiet", "--out", out[0], "--results", out[1], "--figures", out[2])
+    result = _cli(*args, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count(": started (log ") == 4 and result.stderr.count("-seed0: finished") == 4
+    runs = pd.read_csv(Path(out[1]) / "runs.csv")
+    assert sorted(zip(runs.experiment, runs.dataset)) == [
+        ("c3d", "actors"), ("c3d", "puppet"), ("pose-only", "jhmdb"), ("pose-only", "puppet")]
+    log = Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "train.log"
+    assert "test video acc" in log.read_text()
+    # a run that fails is named with its log, and reproduce exits non-zero
+    (Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "summary.json").unlink()
+    (Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "last.pt").write_bytes(b"junk")
+    again = _cli(*args, env=env, timeout=600)
+    assert again.returncode == 1 and "1 run(s) failed" in again.stderr
+    assert "puppet-smoke-split1-seed0/train.log" in again.stderr

@@ -61,19 +61,75 @@ def reproduce(args) -> int:
     plan = X.report_plan(args.preset, args.seeds, only=args.only, data=data,
                          sweep=args.sweep or (), have_jhmdb=have_jhmdb,
                          sweep_pair=tuple(getattr(args, "sweep_pair", None) or X.SWEEP_PAIR))
-    print(f"reproduce: {len(plan)} runs at preset {args.preset}", file=sys.stderr)
+    jobs = getattr(args, "jobs", 1) or 1
+    print(f"reproduce: {len(plan)} runs at preset {args.preset}"
+          + (f", {jobs} side by side" if jobs > 1 else ""), file=sys.stderr)
+    todo = []
     for i, cfg in enumerate(plan, start=1):
         tag = f"[{i}/{len(plan)}] {cfg.experiment} {cfg.run_name()}"
         if is_complete(run_dir(cfg, args.out)):
             print(f"{tag}: done, skipped", file=sys.stderr)
-            continue
-        print(tag, file=sys.stderr, flush=True)
-        ensure_run(cfg, args.out, progress=not args.quiet)
+        elif jobs == 1:
+            print(tag, file=sys.stderr, flush=True)
+            ensure_run(cfg, args.out, progress=not args.quiet)
+        else:
+            todo.append((tag, cfg))
+    failed = _run_side_by_side(todo, jobs, args.out) if todo else []
+    if failed:
+        listed = "\n  ".join(failed)
+        print(f"reproduce: {len(failed)} run(s) failed (their logs):\n  {listed}", file=sys.stderr)
+        return 1
     figures_args = type("A", (), {"runs": args.out, "out": args.figures, "results": args.results,
                                   "preset": args.preset})
     figures(figures_args)
     print(f"reproduce: finished in {(time.perf_counter() - started) / 60:.1f} min", file=sys.stderr)
     return 0
+
+
+def _run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
+    """Train ``todo`` [(tag, cfg)] in ``jobs`` child processes at a time (`actionpose train
+    --resume`, cores/jobs threads each, one loader worker); returns the logs of failed runs.
+    Datasets are generated first, here, so that no two children build the same one."""
+    import os
+    import subprocess
+
+    from actionpose.train.engine import resolve_data_root, run_dir
+
+    seen = set()
+    for _, cfg in todo:
+        if (cfg.dataset, cfg.context_bias, cfg.preset) not in seen:
+            seen.add((cfg.dataset, cfg.context_bias, cfg.preset))
+            resolve_data_root(cfg)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    pending, running, failed = list(todo), [], []
+    while pending or running:
+        while pending and len(running) < jobs:
+            tag, cfg = pending.pop(0)
+            folder = run_dir(cfg, out)
+            folder.mkdir(parents=True, exist_ok=True)
+            log = folder / "train.log"
+            cmd = [sys.executable, "-m", "actionpose", "train", cfg.experiment, "--preset", cfg.preset,
+                   "--data", cfg.dataset, "--split", str(cfg.split), "--seed", str(cfg.seed),
+                   "--out", str(out), "--resume", "--quiet", "workers=1"]
+            if cfg.context_bias is not None:
+                cmd.append(f"context_bias={cfg.context_bias}")
+            with open(log, "w") as fh:
+                proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
+            print(f"{tag}: started (log {log})", file=sys.stderr, flush=True)
+            running.append((tag, log, proc))
+        time.sleep(0.5)
+        for item in list(running):
+            tag, log, proc = item
+            if proc.poll() is None:
+                continue
+            running.remove(item)
+            if proc.returncode == 0:
+                print(f"{tag}: finished", file=sys.stderr, flush=True)
+            else:
+                failed.append(str(log))
+                print(f"{tag}: FAILED (exit {proc.returncode}, see {log})", file=sys.stderr, flush=True)
+    return failed
 
 
 def figures(args) -> int:
