@@ -62,8 +62,9 @@ COMPARISONS: list[Comparison] = [
                "weakening the background does not work well in two-stream", "not better"),
 ]
 
-# A treatment "not worse" than its baseline may lose at most this much accuracy (95% CI bound).
-NON_INFERIORITY_MARGIN = 0.05
+# What "no meaningful difference" allows (accuracy, on the 95% CI bound): a treatment "not worse"
+# than its baseline may lose at most this much, one "not better" may gain at most this much.
+EQUIVALENCE_MARGIN = 0.05
 
 
 def ci95(values) -> tuple[float, float]:
@@ -172,8 +173,8 @@ def verdict(row: dict) -> str:
 
 def claim_holds(row: dict, expect: str) -> str:
     """Whether the paired difference supports the claim, which predicts ``expect`` for the
-    treatment: "better" (CI above 0), "not better" (CI not above 0), "not worse" (CI above
-    -NON_INFERIORITY_MARGIN)."""
+    treatment: "better" (CI above 0), "not better" (CI below +EQUIVALENCE_MARGIN), "not worse"
+    (CI above -EQUIVALENCE_MARGIN). An interval too wide to decide says so."""
     if expect not in ("better", "not better", "not worse"):
         raise ValueError(f"expect must be 'better', 'not better' or 'not worse', got {expect!r}")
     if row["n_pairs"] < 2 or np.isnan(row["delta_ci95"]):
@@ -182,8 +183,10 @@ def claim_holds(row: dict, expect: str) -> str:
     if expect == "better":
         return "holds" if lo > 0 else ("does not hold (opposite)" if hi < 0 else "not shown (CI spans 0)")
     if expect == "not better":
-        return "does not hold (treatment better)" if lo > 0 else "holds"
-    if lo > -NON_INFERIORITY_MARGIN:
+        if hi < EQUIVALENCE_MARGIN:
+            return "holds"
+        return "does not hold (treatment better)" if lo > 0 else "not shown (CI too wide)"
+    if lo > -EQUIVALENCE_MARGIN:
         return "holds"
     return "does not hold (treatment worse)" if hi < 0 else "not shown (CI too wide)"
 
