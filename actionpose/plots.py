@@ -122,15 +122,21 @@ def context_bias_figure(runs: pd.DataFrame, default_bias: float | None = None):
     table = sweep_table(runs, default_bias)
     if table.empty:
         return None
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, (acc_ax, ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     for name, g in table.groupby("comparison", sort=False):
         half = g["delta_ci95"].fillna(0).to_numpy()
         ax.errorbar(g["context_bias"], g["delta_mean"] * 100, yerr=half * 100, marker="o",
                     capsize=4, label=f"{name} (seeds: {'/'.join(map(str, g['n_pairs']))})")
+        treatment, baseline = name.split(" − ")
+        acc_ax.plot(g["context_bias"], g["baseline_mean"] * 100, "o--", label=baseline)
+        acc_ax.plot(g["context_bias"], g["treatment_mean"] * 100, "o-", label=treatment)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xlabel="context bias of the training split", ylabel="pose benefit (accuracy points)",
            title="Pose benefit vs context bias (puppet world)")
+    acc_ax.set(xlabel="context bias of the training split", ylabel="test video accuracy (%)",
+               title="Test accuracy (mean over seeds)")
     ax.legend(fontsize=7)
+    acc_ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 
