@@ -99,11 +99,11 @@ def sweep_table(runs: pd.DataFrame, default_bias: float | None = None) -> pd.Dat
     swept = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
     if default_bias is not None:
         runs["context_bias"] = runs["context_bias"].fillna(default_bias)
+    names = set(swept["experiment"])
     rows = []
     for comp in COMPARISONS:
         if comp.dataset != "puppet":
             continue
-        names = set(swept["experiment"])
         if comp.baseline not in names or comp.treatment not in names:
             continue
         for bias in sorted(runs.loc[runs["dataset"] == "puppet", "context_bias"].dropna().unique()):
