@@ -132,7 +132,7 @@ def loader_clips_per_second(root: Path, cache_dir: Path, *, preset: str, epochs:
     from actionpose.train.experiments import make_config
 
     cfg = make_config(experiment, preset, workers=workers)
-    train_ds, _ = engine.build_datasets(cfg, root, cache_dir=cache_dir)
+    train_ds, _ = engine.build_datasets(cfg, root, cache_dir=cache_dir, uint8=True)  # as fit()
     with _single_threaded():
         for i in range(len(train_ds)):  # warm the cache (decode + write) in this process
             train_ds[i]
@@ -175,16 +175,19 @@ def engine_amp_dtype(cfg) -> torch.dtype | None:
 
 
 def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeats: int) -> tuple[float, dict]:
-    """Median seconds of one engine train step (forward, loss, backward, optimiser step) of
-    ``experiment`` at ``preset`` on a random batch of the preset's batch size."""
+    """Median seconds of one engine train step (uint8 batch to float inputs, forward, loss,
+    backward, optimiser step) of ``experiment`` at ``preset`` on a random batch of the preset's
+    batch size."""
     from actionpose.train import engine
     from actionpose.train.experiments import make_config
 
     cfg = make_config(experiment, preset)
     torch.manual_seed(0)
     b, t, (h, w) = cfg.batch_size, cfg.num_frames, cfg.size
-    batch = {"video": torch.randn(b, 3, t, h, w), "mask": torch.rand(b, 1, t, h, w).round(),
+    batch = {"video": torch.randint(0, 256, (b, 3, t, h, w), dtype=torch.uint8),
+             "mask": torch.randint(0, 2, (b, 1, t, h, w), dtype=torch.uint8) * 255,
              "label": torch.randint(0, num_classes, (b,))}
+    cpu = torch.device("cpu")
     model = engine.build_model(cfg, num_classes).train()
     if cfg.channels_last:
         fmt = torch.channels_last_3d if cfg.family in ("c3d", "pose_only") else torch.channels_last
@@ -193,9 +196,10 @@ def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeat
     amp = engine_amp_dtype(cfg)
 
     def step() -> None:
+        inputs = engine._to_device(batch, cpu, cfg)
         with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
-            out = engine._outputs(model(**engine.model_inputs(cfg, batch)))
-        loss = engine.compute_loss(cfg, out, batch["label"])
+            out = engine._outputs(model(**engine.model_inputs(cfg, inputs)))
+        loss = engine.compute_loss(cfg, out, inputs["label"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

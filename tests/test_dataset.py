@@ -392,6 +392,61 @@ def test_cache_is_close_to_uncached(tree, tmp_path):
     assert (a["mask"] - b["mask"]).abs().mean() < 0.05
 
 
+def test_cache_take_reads_rows_and_rebuilds_damage(tmp_path):
+    from actionpose.data.clips import ClipCache
+
+    arr = np.arange(6 * 5 * 4, dtype=np.uint8).reshape(6, 5, 4)
+    cache = ClipCache(tmp_path)
+    idx = np.array([4, 0, 4, 5, 1])  # unordered, repeated
+    assert cache.shape("clip", "k1", lambda: arr) == (6, 5, 4) and cache.misses == 1
+    assert np.array_equal(cache.take("clip", "k1", lambda: arr, idx), arr[idx])
+    assert (cache.hits, cache.misses) == (0, 1)  # the build was the miss; no double count
+    assert np.array_equal(cache.take("clip", "k1", lambda: pytest.fail("rebuilt"), idx[:2]), arr[idx[:2]])
+    assert cache.hits == 1
+    with pytest.raises(IndexError, match=r"clip\.k1\.npy.*out of range for 6 rows"):
+        cache.take("clip", "k1", lambda: arr, [6])
+    # a truncated entry (a crash of another process, a full disk) is rebuilt, not read short
+    path = cache.path("clip", "k1")
+    path.write_bytes(path.read_bytes()[:-30])
+    assert np.array_equal(cache.take("clip", "k1", lambda: arr, [5, 2]), arr[[5, 2]])
+    assert cache.misses == 2 and path.stat().st_size > 6 * 5 * 4
+    # a fresh instance (another worker) reads the same bytes
+    assert np.array_equal(ClipCache(tmp_path).take("clip", "k1", lambda: pytest.fail("rebuilt"), idx),
+                          arr[idx])
+
+
+@pytest.mark.parametrize("rendered", [False, True])
+def test_uint8_batches_convert_exactly(tree, tmp_path, rendered):
+    """uint8 items collated and converted by to_float_inputs equal the float items collated."""
+    import shutil
+
+    from torch.utils.data import default_collate
+
+    from actionpose.data.clips import to_float_inputs
+
+    if rendered:
+        shutil.rmtree(tree / J.MASK_DIR)
+    kw = dict(num_frames=4, size=(32, 40), cache_dir=tmp_path / "c", mask_from_joints=rendered,
+              modalities=("frames", "mask"))
+
+    def items(**extra) -> dict:
+        ds = JHMDB(tree, **kw, **extra)
+        out = []
+        for i in range(4):
+            torch.manual_seed(i)  # the same random crop and flip for both datasets
+            out.append(ds[i])
+        return default_collate(out)
+
+    floats, raw = items(), items(uint8=True)
+    assert raw["video"].dtype == raw["mask"].dtype == torch.uint8
+    for normalize in (True, False):
+        want = floats if normalize else items(normalize=False)
+        got = to_float_inputs(raw, normalize=normalize)
+        assert got["video"].dtype == torch.float32
+        assert torch.equal(got["video"], want["video"]) and torch.equal(got["mask"], want["mask"])
+    assert to_float_inputs(floats)["video"] is floats["video"]  # float passes through
+
+
 # --------------------------------------------------------------------------------------------
 # sampling, determinism, DataLoader
 

@@ -155,10 +155,28 @@ def transform_joints(
 
 def normalize_video(video: torch.Tensor) -> torch.Tensor:
     """(T, 3, H, W) uint8 -> (3, T, H, W) float, ImageNet mean/std."""
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1) * 255.0
-    inv_std = 1.0 / (torch.tensor(IMAGENET_STD).view(3, 1, 1, 1) * 255.0)
-    x = video.permute(1, 0, 2, 3).contiguous().float()
-    return x.sub_(mean).mul_(inv_std)
+    return _normalize_channels_first(video.permute(1, 0, 2, 3))
+
+
+def _normalize_channels_first(video: torch.Tensor) -> torch.Tensor:
+    """(..., 3, T, H, W) uint8 -> float, ImageNet mean/std (0..255 scale folded in)."""
+    mean = torch.tensor(IMAGENET_MEAN, device=video.device).view(3, 1, 1, 1) * 255.0
+    inv_std = 1.0 / (torch.tensor(IMAGENET_STD, device=video.device).view(3, 1, 1, 1) * 255.0)
+    return video.contiguous().float().sub_(mean).mul_(inv_std)
+
+
+def to_float_inputs(sample: dict, *, normalize: bool = True) -> dict:
+    """A sample or a batch with uint8 ``video`` (..., 3, T, H, W) and ``mask`` (..., 1, T, H, W)
+    as float: video ImageNet-normalised (or in [0, 1] with ``normalize=False``), mask in [0, 1].
+    Float entries and every other key pass through unchanged."""
+    out = dict(sample)
+    video = out.get("video")
+    if isinstance(video, torch.Tensor) and video.dtype == torch.uint8:
+        out["video"] = _normalize_channels_first(video) if normalize else video.float() / 255.0
+    mask = out.get("mask")
+    if isinstance(mask, torch.Tensor) and mask.dtype == torch.uint8:
+        out["mask"] = mask.float() / 255.0
+    return out
 
 
 def denormalize_video(video: torch.Tensor) -> torch.Tensor:
@@ -200,11 +218,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
 class ClipCache:
-    """Decoded arrays as ``.npy`` files under ``folder``, memory-mapped on read.
+    """Decoded arrays as ``.npy`` files under ``folder``.
 
     An entry is ``<name>.<key>.npy``; a new key for the same name (a changed source, another
     resolution) writes a new entry and removes the stale ones. Writes are atomic, so parallel
-    DataLoader workers can fill the cache at the same time.
+    DataLoader workers can fill the cache at the same time. :meth:`get` memory-maps a whole
+    entry; :meth:`take` reads only the requested rows (the training path: an entry's header is
+    parsed once per process, then each item costs one ``preadv`` per row).
     """
 
     def __init__(self, folder: str | Path):
@@ -212,6 +232,8 @@ class ClipCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.hits = 0
         self.misses = 0
+        self._headers: dict[Path, tuple[tuple[int, ...], np.dtype, int]] = {}
+        self._fresh: set[Path] = set()  # built by _header, not yet read by take
 
     def path(self, name: str, key: str) -> Path:
         return self.folder / f"{_UNSAFE.sub('_', name)}.{key}.npy"
@@ -219,14 +241,60 @@ class ClipCache:
     def get(self, name: str, key: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         """The cached array for (name, key), built and stored on a miss (read-only memmap)."""
         path = self.path(name, key)
+        arr = self._load(path)
+        if arr is not None:
+            self.hits += 1
+            return arr
+        self.misses += 1
+        return self._store(path, name, build)
+
+    def shape(self, name: str, key: str, build: Callable[[], np.ndarray]) -> tuple[int, ...]:
+        """The shape of the cached array for (name, key) (built on a miss)."""
+        return self._header(name, key, build)[0]
+
+    def take(self, name: str, key: str, build: Callable[[], np.ndarray],
+             indices: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``array[indices]`` (along the first axis) of the cached array, reading only those rows."""
+        path = self.path(name, key)
+        idx = np.asarray(indices, dtype=np.int64)
+        for _ in range(2):
+            shape, dtype, offset = self._header(name, key, build)
+            if idx.size and (idx.min() < 0 or idx.max() >= shape[0]):
+                raise IndexError(f"{path}: rows {idx.tolist()} out of range for {shape[0]} rows")
+            uniq, inverse = np.unique(idx, return_inverse=True)
+            out = np.empty((len(uniq), *shape[1:]), dtype)
+            row = out[0].nbytes if len(uniq) else 0
+            complete = False
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:  # removed meanwhile: rebuild
+                pass
+            else:
+                try:
+                    complete = all(
+                        os.preadv(fd, [memoryview(out[j]).cast("B")], offset + int(r) * row) == row
+                        for j, r in enumerate(uniq))
+                finally:
+                    os.close(fd)
+            if complete:
+                if path in self._fresh:
+                    self._fresh.discard(path)  # counted as a miss when built
+                else:
+                    self.hits += 1
+                return out[inverse]
+            self._headers.pop(path, None)  # missing or truncated: rebuild it
+            path.unlink(missing_ok=True)
+        raise OSError(f"{path}: cache entry unreadable right after it was rebuilt")
+
+    def _load(self, path: Path) -> np.ndarray | None:
         if path.is_file():
             try:
-                arr = np.load(path, mmap_mode="r")
-                self.hits += 1
-                return arr
+                return np.load(path, mmap_mode="r")
             except (ValueError, OSError, EOFError):
                 path.unlink(missing_ok=True)  # a damaged entry: rebuild it
-        self.misses += 1
+        return None
+
+    def _store(self, path: Path, name: str, build: Callable[[], np.ndarray]) -> np.ndarray:
         arr = np.ascontiguousarray(build())
         with atomic_path(path) as tmp:
             with open(tmp, "wb") as fh:
@@ -237,6 +305,26 @@ class ClipCache:
                 stale.unlink(missing_ok=True)
         return arr
 
+    def _header(self, name: str, key: str, build: Callable[[], np.ndarray]
+                ) -> tuple[tuple[int, ...], np.dtype, int]:
+        """(shape, dtype, data offset) of the entry, parsed once per process."""
+        path = self.path(name, key)
+        header = self._headers.get(path)
+        if header is None:
+            if self._load(path) is None:  # missing or damaged
+                self.misses += 1
+                self._store(path, name, build)
+                self._fresh.add(path)
+            fmt = np.lib.format
+            with open(path, "rb") as fh:
+                version = fmt.read_magic(fh)
+                read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+                shape, fortran_order, dtype = read(fh)
+                if fortran_order or dtype.hasobject:
+                    raise OSError(f"{path}: cache entry is not a plain C-ordered array")
+                header = self._headers[path] = (tuple(shape), np.dtype(dtype), fh.tell())
+        return header
+
 
 def glob_escape(text: str) -> str:
     return re.sub(r"([*?\[\]])", r"[\1]", text)
@@ -244,6 +332,6 @@ def glob_escape(text: str) -> str:
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "SAMPLERS", "sample_indices", "CropBox", "FULL_FRAME",
-    "random_crop_box", "resized_crop", "transform_joints", "normalize_video",
+    "random_crop_box", "resized_crop", "transform_joints", "normalize_video", "to_float_inputs",
     "denormalize_video", "resize_uint8", "source_key", "ClipCache",
 ]

@@ -13,7 +13,7 @@ import math
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -22,8 +22,8 @@ from torch.utils.data import Dataset
 from actionpose.data import jhmdb as J
 from actionpose.data.check import _split_file, probe_frames, probe_joints, probe_mask, probe_video
 from actionpose.data.clips import (
-    FULL_FRAME, SAMPLERS, ClipCache, normalize_video, random_crop_box, resize_uint8, resized_crop,
-    sample_indices, source_key, transform_joints,
+    FULL_FRAME, SAMPLERS, ClipCache, random_crop_box, resize_uint8, resized_crop,
+    sample_indices, source_key, to_float_inputs, transform_joints,
 )
 from actionpose.errors import DataError
 from actionpose.pose.skeletons import JHMDB15
@@ -67,7 +67,9 @@ class JHMDB(Dataset):
     clips whose files are missing or malformed (checked cheaply at construction) with a
     warning; they are listed in ``skipped``. ``frame_size`` is the native (H, W) assumed for the
     joints of a tree that has neither frames nor masks. ``normalize=False`` leaves ``video`` in
-    [0, 1].
+    [0, 1]. ``uint8=True`` leaves ``video`` and file masks as uint8 0..255 (a quarter of the
+    bytes between DataLoader workers and to the device); :func:`to_float_inputs` then converts
+    whole batches exactly as the items would have been.
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class JHMDB(Dataset):
         cache_size: tuple[int, int] | None = None,
         skip_bad: bool = False,
         normalize: bool = True,
+        uint8: bool = False,
         flip: bool | None = None,
         flip_prob: float = 0.5,
         crop_scale: tuple[float, float] | None = (0.8, 1.0),
@@ -114,6 +117,7 @@ class JHMDB(Dataset):
         self.heatmap_sigma = heatmap_sigma
         self.mask_from_joints = mask_from_joints
         self.normalize = normalize
+        self.uint8 = bool(uint8)
         self.flip = self.train if flip is None else bool(flip)
         if not 0.0 <= flip_prob <= 1.0:
             raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
@@ -247,19 +251,26 @@ class JHMDB(Dataset):
     def _cache_res(self, native: tuple[int, int]) -> tuple[int, int]:
         return (min(self.cache_size[0], native[0]), min(self.cache_size[1], native[1]))
 
-    def _frames_source(self, clip: _Clip) -> tuple[np.ndarray | None, int]:
-        """Decoded frames if already needed in full (cache or video), else None; and the length."""
+    def _frames_source(self, clip: _Clip) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+        """(read, length): ``read(indices)`` gives those frames as uint8 (len, h, w, 3); length is
+        the number of frames. Cached clips read only the sampled rows; uncached PNG folders
+        decode only the sampled frames; an uncached video is decoded whole."""
         if self.cache is not None:
             res = self._cache_res(clip.frame_size)
             sources = clip.frame_files if clip.frame_files is not None else [clip.video_file]
             key = self._source_key(("frames", clip.cls, clip.video, res), sources, res)
-            arr = self.cache.get(f"{clip.cls}__{clip.video}__frames_{res[0]}x{res[1]}", key,
-                                 lambda: resize_uint8(self._decode_all(clip), res))
-            return arr, len(arr)
+            name = f"{clip.cls}__{clip.video}__frames_{res[0]}x{res[1]}"
+            build = lambda: resize_uint8(self._decode_all(clip), res)  # noqa: E731
+            length = self.cache.shape(name, key, build)[0]
+            return (lambda idx: self.cache.take(name, key, build, idx)), length
         if clip.frame_files is None:
             arr = self._decode_all(clip)
-            return arr, len(arr)
-        return None, len(clip.frame_files)
+            return (lambda idx: arr[idx]), len(arr)
+
+        def read(idx: np.ndarray) -> np.ndarray:
+            uniq, inverse = np.unique(idx, return_inverse=True)
+            return J.read_frames(clip.frame_files[0].parent, indices=uniq.tolist())[inverse]
+        return read, len(clip.frame_files)
 
     def _source_key(self, memo: tuple, sources, res: tuple[int, int]) -> str:
         key = self._keys.get(memo)
@@ -274,18 +285,18 @@ class JHMDB(Dataset):
             frames = J.read_video(clip.video_file)
         return frames
 
-    def _mask_source(self, clip: _Clip) -> np.ndarray:
-        """The whole mask as uint8 (T, h, w) in 0..255."""
+    def _mask_frames(self, clip: _Clip, idx: np.ndarray) -> np.ndarray:
+        """Mask frames ``idx`` as uint8 (len(idx), h, w) in 0..255."""
         def build() -> np.ndarray:
             m = J.read_mask(clip.mask_file)
             return np.ascontiguousarray(np.transpose(m, (2, 0, 1))) * np.uint8(255)
 
         if self.cache is None:
-            return build()
+            return build()[idx]
         res = self._cache_res(clip.mask_size)
         key = self._source_key(("mask", clip.cls, clip.video, res), [clip.mask_file], res)
-        return self.cache.get(f"{clip.cls}__{clip.video}__mask_{res[0]}x{res[1]}", key,
-                              lambda: resize_uint8(build(), res))
+        return self.cache.take(f"{clip.cls}__{clip.video}__mask_{res[0]}x{res[1]}", key,
+                               lambda: resize_uint8(build(), res), idx)
 
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
@@ -294,10 +305,10 @@ class JHMDB(Dataset):
         # one draw from torch's RNG per item: DataLoader seeding (worker seeds) makes it reproducible
         rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item())) if self.train else None
 
-        frames = None
+        read_frames = None
         length = clip.length
         if self._need_frames:
-            frames, n = self._frames_source(clip)
+            read_frames, n = self._frames_source(clip)
             if not clip.lengths:  # frames from a video alone: its length is known once decoded
                 length = n
             elif n < length:
@@ -312,15 +323,10 @@ class JHMDB(Dataset):
         sample: dict = {"label": clip.label, "name": clip.video, "clip": k}
 
         if self._need_frames:
-            if frames is None:  # PNGs without cache: decode only the sampled frames
-                uniq, inverse = np.unique(idx, return_inverse=True)
-                frames = J.read_frames(clip.frame_files[0].parent, indices=uniq.tolist())[inverse]
-            else:
-                frames = np.asarray(frames[idx])
+            frames = read_frames(idx)
             video = resized_crop(torch.from_numpy(frames).permute(0, 3, 1, 2), box, self.size, flip=flip)
             if "frames" in self.modalities:
-                sample["video"] = normalize_video(video) if self.normalize \
-                    else video.permute(1, 0, 2, 3).float() / 255.0
+                sample["video"] = video.permute(1, 0, 2, 3).contiguous()  # uint8 (3, T, H, W)
             if "flow" in self.modalities:
                 sample["flow"] = self._flow(clip, video, idx, box, flip)
 
@@ -349,12 +355,13 @@ class JHMDB(Dataset):
             if clip.render_mask:
                 from actionpose.pose.render import masks_from_joints
 
-                mask = masks_from_joints(joints, conf, frame_size=self.size).float()[None]
+                # binary, so uint8 0/255 like a file mask (a batch never mixes dtypes)
+                mask = (masks_from_joints(joints, conf, frame_size=self.size) * 255).to(torch.uint8)[None]
             else:
-                m = torch.from_numpy(np.asarray(self._mask_source(clip)[idx]))[:, None]
-                mask = resized_crop(m, box, self.size, flip=flip).permute(1, 0, 2, 3).float() / 255.0
+                m = torch.from_numpy(self._mask_frames(clip, idx))[:, None]
+                mask = resized_crop(m, box, self.size, flip=flip).permute(1, 0, 2, 3)  # uint8
             sample["mask"] = mask
-        return sample
+        return sample if self.uint8 else to_float_inputs(sample, normalize=self.normalize)
 
     def _flow(self, clip: _Clip, video: torch.Tensor, idx: np.ndarray, box, flip: bool) -> torch.Tensor:
         from actionpose.data.flow import farneback_flow
