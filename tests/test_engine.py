@@ -61,6 +61,20 @@ def test_overfits_a_tiny_batch():
     assert (pred == batch["label"]).all()
 
 
+def test_seeded_items_are_a_function_of_the_seed(smoke_data):
+    """An item depends on its seed only (not on what ran before), as with torch.manual_seed."""
+    cfg = make_config("c3d-pose", "smoke")
+    train, _ = engine.build_datasets(cfg, smoke_data, uint8=True)
+    items = engine.SeededItems(train)
+    first = items[(3, 1234)]
+    torch.rand(10)  # disturb the global generator
+    again, other = items[(3, 1234)], items[(3, 99)]
+    torch.manual_seed(1234)
+    plain = train[3]
+    assert all(torch.equal(first[k], again[k]) and torch.equal(first[k], plain[k]) for k in ("video", "mask"))
+    assert not torch.equal(first["video"], other["video"])
+
+
 def test_fit_writes_metrics_predictions_summary(smoke_data, tmp_path):
     cfg = make_config("c3d-pose", "smoke", epochs=2, dataset=str(smoke_data))
     summary = engine.fit(cfg, tmp_path, progress=False)
