@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, checks the suite runs")
     parser.add_argument("--only", action="append", default=[], help="run only bench_NAME (repeatable)")
-    parser.add_argument("--out", default=None, help="JSON output (default results/bench.json; smoke: none)")
+    parser.add_argument("--out", default=None, help="JSON output (default results/bench.json; smoke: "
+                        "none); with --only, the other modules' rows already in it are kept")
     args = parser.parse_args(argv)
     names = sorted(p.stem for p in HERE.glob("bench_*.py"))
     if args.only:
@@ -51,14 +52,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         module = importlib.import_module(f"benchmarks.{name}")
         t0 = time.perf_counter()
+        measured_at = time.strftime("%Y-%m-%d %H:%M:%S")
         for row in module.run(smoke=args.smoke):
             row.setdefault("module", name)
+            row.setdefault("measured_at", measured_at)
             rows.append(row)
             _print_row(row)
         print(f"# {name}: {time.perf_counter() - t0:.1f} s", flush=True)
     out = args.out or (None if args.smoke else str(HERE.parent / "results" / "bench.json"))
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
+        if args.only and Path(out).is_file():  # keep the other modules' rows of the last run
+            try:
+                previous = json.loads(Path(out).read_text()).get("rows", [])
+            except (OSError, json.JSONDecodeError, AttributeError) as exc:
+                raise SystemExit(f"{out}: cannot merge into it ({exc}); pass --out elsewhere")
+            rows = [r for r in previous if r.get("module") not in names] + rows
         Path(out).write_text(json.dumps({"machine": _machine(), "rows": rows}, indent=2) + "\n")
         print(f"wrote {out}")
     return 0

@@ -31,6 +31,10 @@ def test_smoke_suite_prints_a_number_per_row(tmp_path):
     runs = tmp_path / "runs"
     _fake_runs(runs, tmp_path / "data")
     out = tmp_path / "bench.json"
+    # --only merges: rows of modules not run are kept, rows of the modules run are replaced
+    kept = {"name": "models: kept", "value": 1.0, "unit": "x", "module": "bench_models"}
+    out.write_text(json.dumps({"rows": [kept, {"name": "data: stale", "value": 0.0, "unit": "x",
+                                               "module": "bench_data"}]}))
     env = {**os.environ, "ACTIONPOSE_RUNS": str(runs)}
     proc = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--smoke", "--only", "pipeline", "--only", "data",
@@ -40,7 +44,10 @@ def test_smoke_suite_prints_a_number_per_row(tmp_path):
     assert "# bench_data:" in proc.stdout and "# bench_pipeline:" in proc.stdout
 
     rows = json.loads(out.read_text())["rows"]
+    assert rows[0] == kept and not any(r["name"] == "data: stale" for r in rows)
+    rows = rows[1:]
     assert {r["module"] for r in rows} == {"bench_data", "bench_pipeline"}
+    assert all(r["measured_at"] for r in rows)
     lines = [ln for ln in proc.stdout.splitlines() if ln and not ln.startswith(("#", "wrote "))]
     assert len(lines) == len(rows)
     for row, line in zip(rows, lines):
