@@ -125,11 +125,12 @@ def context_bias_figure(runs: pd.DataFrame, default_bias: float | None = None):
     fig, (acc_ax, ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     for name, g in table.groupby("comparison", sort=False):
         half = g["delta_ci95"].fillna(0).to_numpy()
-        ax.errorbar(g["context_bias"], g["delta_mean"] * 100, yerr=half * 100, marker="o",
-                    capsize=4, label=f"{name} (seeds: {'/'.join(map(str, g['n_pairs']))})")
+        bars = ax.errorbar(g["context_bias"], g["delta_mean"] * 100, yerr=half * 100, marker="o",
+                           capsize=4, label=f"{name} (seeds: {'/'.join(map(str, g['n_pairs']))})")
+        color = bars[0].get_color()  # one colour per pair in both panels; baseline dashed
         treatment, baseline = name.split(" − ")
-        acc_ax.plot(g["context_bias"], g["baseline_mean"] * 100, "o--", label=baseline)
-        acc_ax.plot(g["context_bias"], g["treatment_mean"] * 100, "o-", label=treatment)
+        acc_ax.plot(g["context_bias"], g["baseline_mean"] * 100, "o--", color=color, label=baseline)
+        acc_ax.plot(g["context_bias"], g["treatment_mean"] * 100, "o-", color=color, label=treatment)
     ax.axhline(0, color="grey", lw=0.8)
     ax.set(xlabel="context bias of the training split", ylabel="pose benefit (accuracy points)",
            title="Pose benefit vs context bias (puppet world)")
