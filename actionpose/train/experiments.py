@@ -269,9 +269,8 @@ def describe() -> list[tuple[str, str, str]]:
     return [(e.name, e.family, e.description) for e in EXPERIMENTS.values()]
 
 
-# The context-bias sweep's default pair: attention pooling is the plain-RGB model that learns at
-# the cpu preset (the narrow C3D stays near chance without pose, so its "pose benefit" would
-# measure learning at all, not reliance on context).
+# The context-bias sweep's default pair (the seed's way of feeding pose, heatmaps into the
+# attention); `--sweep-pair c3d c3d-pose` sweeps the background-weakening pair.
 SWEEP_PAIR: tuple[str, str] = ("attention", "attention-pose")
 
 
