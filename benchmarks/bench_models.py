@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
+from actionpose.models.precision import is_depthwise, keep_depthwise_fp32
 from benchmarks.common import measurement, median_seconds
 
 
@@ -130,9 +131,11 @@ def _train_flops(case: Case) -> int:
     return counter.get_total_flops()
 
 
-def _step_seconds(case: Case, *, fast: bool) -> float:
+def _step_seconds(case: Case, *, fast: bool, depthwise_fp32: bool = False) -> float:
     torch.manual_seed(0)
     model = case.build().train()
+    if depthwise_fp32:
+        keep_depthwise_fp32(model)
     inputs = case.inputs("cpu")
     labels = torch.randint(0, case.num_classes, (case.batch,))
     if fast:
@@ -150,6 +153,52 @@ def _step_seconds(case: Case, *, fast: bool) -> float:
         optimizer.step()
 
     return median_seconds(step, repeats=case.repeats, warmup=1)
+
+
+def _conv_kind(conv: torch.nn.modules.conv._ConvNd) -> str:
+    if conv.groups > 1 and conv.groups == conv.in_channels:
+        return "depthwise"
+    if all(k == 1 for k in conv.kernel_size):
+        return "pointwise 1x1"
+    return "dense kxk"
+
+
+def _conv_kind_rows(case: Case, step_fp32: float) -> list[dict]:
+    """Where a step's bf16 speed-up goes: every convolution of ``case`` timed alone (forward +
+    backward at its real input shape), fp32 vs bf16 + channels_last, summed by kind
+    (depthwise / pointwise / dense)."""
+    import copy
+
+    torch.manual_seed(0)
+    model = case.build().train()
+    seen: list[tuple[torch.nn.Module, tuple[int, ...]]] = []
+    hooks = [m.register_forward_hook(lambda mod, inp, _out: seen.append((mod, tuple(inp[0].shape))))
+             for m in model.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+    with torch.no_grad():
+        model(**case.inputs("cpu"))
+    for hook in hooks:
+        hook.remove()
+    totals: dict[str, list[float]] = {}
+    for conv, shape in seen:
+        fmt = torch.channels_last_3d if len(shape) == 5 else torch.channels_last
+        seconds = []
+        for fast in (False, True):
+            layer = copy.deepcopy(conv).to(memory_format=fmt if fast else torch.contiguous_format)
+            x = torch.randn(shape).contiguous(memory_format=fmt if fast else torch.contiguous_format)
+            x.requires_grad_(True)
+
+            def step(layer=layer, x=x, fast=fast):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=fast):
+                    y = layer(x)
+                y.float().sum().backward()
+            seconds.append(median_seconds(step, repeats=case.repeats, warmup=1))
+        total = totals.setdefault(_conv_kind(conv), [0.0, 0.0, 0])
+        total[0] += seconds[0]
+        total[1] += seconds[1]
+        total[2] += 1
+    return [measurement(f"{case.name} {kind} convs alone, bf16+channels_last speed-up", fp32 / bf16, "x",
+                        fp32_s=fp32, bf16_s=bf16, layers=count, share_of_fp32_step=fp32 / step_fp32)
+            for kind, (fp32, bf16, count) in sorted(totals.items())]
 
 
 def matmul_peak_gflops(dtype: torch.dtype, n: int = 2048, repeats: int = 5) -> float:
@@ -190,5 +239,14 @@ def run(smoke: bool) -> list[dict]:
             rows.append(measurement(f"{case.name} GFLOP/s {label}", achieved, "GFLOP/s",
                                     baseline=peaks[label], ratio=ratio, target=">= 0.5 of matmul peak",
                                     met=ratio >= 0.5))
+        if speedup < 1.5 or (smoke and not case.three_d):
+            rows.extend(_conv_kind_rows(case, fp32))  # why the target is missed
+        with torch.device("meta"):
+            has_depthwise = any(is_depthwise(m) for m in case.build().modules())
+        if has_depthwise:  # the engine's `depthwise_fp32=true`
+            mixed = _step_seconds(case, fast=True, depthwise_fp32=True)
+            rows.append(measurement(f"{case.name} train step bf16+channels_last, depthwise fp32", mixed,
+                                    "s", baseline=fp32, ratio=fp32 / mixed, target=">= 1.5x faster",
+                                    met=fp32 / mixed >= 1.5))
         rows[-1]["bench_s"] = time.perf_counter() - t0
     return rows

@@ -8,9 +8,9 @@
    C3D; pose-only: masks into the pose-only network; cpu preset, in the dtype ``engine.fit``
    would use); target >= 10x for the fastest model.
 3. Peak RSS of every finished cpu-preset run under ``runs_root()``; target <= 4 GiB.
-4. ``actionpose reproduce --preset cpu --seeds 1``: the seed-0 runs of the report plan found
-   complete, their training/evaluation time plus the embedded datasets' generation time;
-   target <= 60 min.
+4. ``actionpose reproduce --preset cpu --seeds 1``: the wall time of the latest from-scratch call
+   (``runs/reproduce_log.jsonl``; target <= 60 min), and the seed-0 runs of the report plan found
+   complete, their training/evaluation time summed plus the embedded datasets' generation time.
 
 Smoke mode uses the smoke presets (4 frames, 32x32, tiny synthetic data) and judges nothing.
 """
@@ -311,23 +311,47 @@ def reproduce_rows(runs: Path, *, preset: str = "cpu") -> list[dict]:
                 generation_s += float(json.loads(info.read_text()).get("seconds") or 0.0)
             except (OSError, json.JSONDecodeError, TypeError, ValueError):
                 pass
-    target = f"<= {REPRODUCE_TARGET_MIN:g} min"
     note = (f"{done}/{len(plan)} runs of report_plan({preset!r}, 1) found complete under {runs}; "
             "value = their seconds_total (epochs incl. evaluation) + generation of their "
-            "embedded datasets")
+            "embedded datasets; not the target's measure: runs that shared the cores are counted "
+            "as if one ran after another, each slowed by the sharing")
+    name = f"reproduce --preset {preset} --seeds 1, run times summed"
     if done == 0:
-        return [measurement(f"reproduce --preset {preset} --seeds 1", math.nan, "min", target=target,
-                            met=None, note=note)]
-    minutes = (train_s + generation_s) / 60.0
-    # a partial sum only proves a miss; a pass needs every run
-    met = minutes <= REPRODUCE_TARGET_MIN if done == len(plan) else None
-    if minutes > REPRODUCE_TARGET_MIN:
-        met = False
+        return [measurement(name, math.nan, "min", note=note), *reproduce_wall_rows(runs, preset=preset)]
     if done < len(plan):
-        note += " (partial: a lower bound)"
-    return [measurement(f"reproduce --preset {preset} --seeds 1", minutes, "min", target=target,
-                        met=met, note=note, runs_complete=done, runs_planned=len(plan),
-                        train_eval_s=round(train_s, 1), generation_s=round(generation_s, 1))]
+        note += " (partial)"
+    return [measurement(name, (train_s + generation_s) / 60.0, "min", note=note, runs_complete=done,
+                        runs_planned=len(plan), train_eval_s=round(train_s, 1),
+                        generation_s=round(generation_s, 1)),
+            *reproduce_wall_rows(runs, preset=preset)]
+
+
+def reproduce_wall_rows(runs: Path, *, preset: str = "cpu") -> list[dict]:
+    """Wall time of the latest from-scratch ``reproduce --preset PRESET --seeds 1`` (every run of
+    the plan trained by that call) recorded in ``runs/reproduce_log.jsonl``: the target's own
+    measure (the sum above counts runs that shared the cores as if they ran one after another)."""
+    name = f"reproduce wall time --preset {preset} --seeds 1 (latest from-scratch call)"
+    target = f"<= {REPRODUCE_TARGET_MIN:g} min"
+    log = runs / "reproduce_log.jsonl"
+    records = []
+    if log.is_file():
+        for line in log.read_text().splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash
+    fresh = [r for r in records if isinstance(r, dict) and r.get("preset") == preset
+             and r.get("seeds") == 1 and r.get("whole_plan")
+             and r.get("runs_trained") == r.get("runs_planned")]
+    if not fresh:
+        return [measurement(name, math.nan, "min", target=target, met=None,
+                            note=f"no from-scratch call recorded in {log}")]
+    last = fresh[-1]
+    minutes = float(last["minutes"])
+    return [measurement(name, minutes, "min", target=target, met=minutes <= REPRODUCE_TARGET_MIN,
+                        **{k: last[k] for k in ("jobs", "cpu_count", "runs_trained",
+                                                "datasets_generated", "finished_at", "source")
+                           if k in last})]
 
 
 # ---------------------------------------------------------------------------------------------

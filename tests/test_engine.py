@@ -149,6 +149,31 @@ def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
         engine.fit(cfg, tmp_path, resume=True, progress=False)
 
 
+def test_config_keys_added_later_compare_as_their_defaults():
+    old = make_config("c3d", "smoke").to_dict()
+    del old["depthwise_fp32"]  # a run folder written before the field existed
+    assert engine.config_difference(old, make_config("c3d", "smoke").to_dict()) == []
+    assert engine.config_difference(old, make_config("c3d", "smoke", depthwise_fp32=True).to_dict()) == [
+        "depthwise_fp32: False (run folder) != True (now)"]
+
+
+def test_depthwise_fp32_trains_a_lite0_model_under_bf16(smoke_data, tmp_path, monkeypatch):
+    from actionpose.models.precision import is_depthwise, runs_fp32
+
+    built = []
+    real_build = engine.build_model
+    monkeypatch.setattr(engine, "build_model", lambda *a, **k: built.append(real_build(*a, **k)) or built[-1])
+    cfg = make_config("two-stream", "smoke", dataset=str(smoke_data), backbone="efficientnet_lite0",
+                      temporal_backbone="efficientnet_lite0", amp="bf16", depthwise_fp32=True)
+    summary = engine.fit(cfg, tmp_path, progress=False)
+    assert summary["complete"] and summary["amp"] == "bfloat16"
+    depthwise = [m for m in built[0].modules() if is_depthwise(m)]
+    assert len(depthwise) == 2 * 16  # two Lite0 streams (their same-padding conv class)
+    assert all(runs_fp32(m) for m in depthwise)
+    assert not any(runs_fp32(m) for m in built[0].modules() if not is_depthwise(m))
+    assert json.loads((engine.run_dir(cfg, tmp_path) / "config.json").read_text())["depthwise_fp32"] is True
+
+
 def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
     common = ["c3d", "--preset", "smoke", "--data", str(smoke_data), "--epochs", "2", "--quiet",
               "--deterministic", "dropout=0.0", "batch_norm=false", "workers=0"]
@@ -217,6 +242,11 @@ def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
     again = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
                  "--results", out[1], "--figures", out[2], env=env)
     assert again.returncode == 0 and again.stderr.count("done, skipped") == len(REPORT_RUNS)
+    # each call appends its wall time, and what it trained, to OUT/reproduce_log.jsonl
+    first, second = [json.loads(line) for line in (Path(out[0]) / "reproduce_log.jsonl").open()]
+    assert first["runs_trained"] == first["runs_planned"] == len(REPORT_RUNS) and first["whole_plan"]
+    assert first["minutes"] > 0 and len(first["datasets_generated"]) == 2  # puppet + actors
+    assert second["runs_trained"] == 0 and second["datasets_generated"] == []
 
 
 def test_reproduce_side_by_side_runs_each_in_its_own_process(tmp_path, jhmdb_root):

@@ -376,3 +376,50 @@ def test_builders_reject_bad_configs():
     with pytest.raises(ConfigError, match="init mode"):
         two_stream(num_classes=3, init_mode="inflate")
     assert set(INIT_MODES) == {"none", "replicate", "replicate_scaled", "average"}
+
+
+def test_keep_depthwise_fp32_changes_only_depthwise_convs_and_keeps_weights():
+    from actionpose.models import keep_depthwise_fp32
+    from actionpose.models.precision import runs_fp32
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 3, padding=1),
+        torch.nn.Conv2d(8, 8, 3, padding=1, groups=8),
+        torch.nn.Conv2d(8, 16, 1),
+        torch.nn.Conv2d(16, 16, 3, padding=1, groups=4))  # grouped, not depthwise
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.randn(2, 3, 8, 8)
+    with torch.no_grad():
+        reference = model(x)
+    assert keep_depthwise_fp32(model) == 1
+    assert keep_depthwise_fp32(model) == 0  # idempotent
+    assert [runs_fp32(m) for m in model] == [False, True, False, False]
+    assert all(isinstance(m, torch.nn.Conv2d) for m in model)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    with torch.no_grad():
+        assert torch.equal(model(x), reference)  # fp32 outside autocast: unchanged
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            assert model[0](x).dtype == torch.bfloat16
+            assert model[1](model[0](x)).dtype == torch.float32
+
+
+def test_keep_depthwise_fp32_keeps_a_subclass_forward():
+    """EfficientNet-Lite0's depthwise layers are Conv2d subclasses with their own padding."""
+    from actionpose.models import keep_depthwise_fp32
+
+    class PaddedConv(torch.nn.Conv2d):
+        def forward(self, x):
+            return super().forward(F.pad(x, (1, 1, 1, 1)))
+
+    torch.manual_seed(0)
+    layer = PaddedConv(4, 4, 3, groups=4)
+    x = torch.randn(1, 4, 6, 6)
+    with torch.no_grad():
+        reference = layer(x)
+        keep_depthwise_fp32(layer)
+        assert isinstance(layer, PaddedConv)
+        assert torch.equal(layer(x), reference)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = layer(x.bfloat16())
+        assert out.dtype == torch.float32 and out.shape == reference.shape

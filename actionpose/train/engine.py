@@ -41,6 +41,8 @@ METRIC_COLUMNS = [
 FEATURE_STRIDE = 32
 # Fields that may differ when resuming (they do not change what is computed).
 RUNTIME_FIELDS = {"workers", "device", "compile"}
+CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                   if f.default is not dataclasses.MISSING}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +356,8 @@ def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     for key in sorted(set(a) | set(b)):
         if key in RUNTIME_FIELDS:
             continue
-        va, vb = a.get(key), b.get(key)
+        # a key the run folder lacks was added to TrainConfig later: its default is what ran
+        va, vb = a.get(key, CONFIG_DEFAULTS.get(key)), b.get(key, CONFIG_DEFAULTS.get(key))
         if isinstance(va, tuple):
             va = list(va)
         if isinstance(vb, tuple):
@@ -594,6 +597,10 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     if cfg.deterministic and device.type == "cpu" and amp_dtype is not None:
         # oneDNN's bf16 kernels give run-to-run differences (measured); determinism needs fp32
         amp_dtype = None
+    if cfg.depthwise_fp32 and device.type == "cpu" and amp_dtype == torch.bfloat16:
+        from actionpose.models.precision import keep_depthwise_fp32
+
+        keep_depthwise_fp32(model)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
 
     start_epoch, best_acc, history = 0, -1.0, []
