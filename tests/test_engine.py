@@ -149,6 +149,19 @@ def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
         engine.fit(cfg, tmp_path, resume=True, progress=False)
 
 
+def test_overrides_are_typed_as_the_config_declares():
+    from actionpose.train.experiments import parse_overrides
+
+    assert parse_overrides(["lr=1", "epochs=3", "depthwise_fp32=true", "size=[48,64]",
+                            "context_bias=null", "weights=none", "dataset=2024", "optimizer=adamw"]) == {
+        "lr": 1.0, "epochs": 3, "depthwise_fp32": True, "size": (48, 64), "context_bias": None,
+        "weights": None, "dataset": "2024", "optimizer": "adamw"}
+    with pytest.raises(ConfigError, match=r"override lr='fast': expected float"):
+        parse_overrides(["lr=fast"])
+    with pytest.raises(ConfigError, match=r"override context_bias='high': expected float \| null"):
+        parse_overrides(["context_bias=high"])
+
+
 def test_config_keys_added_later_compare_as_their_defaults():
     old = make_config("c3d", "smoke").to_dict()
     del old["depthwise_fp32"]  # a run folder written before the field existed
@@ -199,6 +212,9 @@ def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
         (["train", "c3d", "--preset", "gpu"], "unknown preset 'gpu'"),
         (["train", "c3d", "--preset", "smoke", "lrr=0.1"], "unknown override key 'lrr'"),
         (["train", "c3d", "--preset", "smoke", "background_factor=2"], "background_factor must be in"),
+        (["train", "c3d", "--preset", "smoke", "channels_last=maybe"],
+         "override channels_last='maybe': expected bool"),
+        (["train", "c3d", "--preset", "smoke", "epochs=2.5"], "override epochs='2.5': expected int"),
         (["reproduce", "--preset", "smoke", "--sweep", "0.5", "--sweep-pair", "attention", "atention-pose"],
          "did you mean attention-pose"),
     ],

@@ -210,14 +210,31 @@ def parse_overrides(items: list[str]) -> dict[str, Any]:
         key = key.strip().replace("-", "_")
         if key not in fields:
             raise ConfigError(f"unknown override key {key!r}{_suggest(key, fields)}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text  # a bare string such as sgd or a path
-        if isinstance(value, list):
-            value = tuple(value)
-        result[key] = value
+        result[key] = _typed_override(key, text, str(fields[key].type))
     return result
+
+
+def _typed_override(key: str, text: str, annotation: str) -> Any:
+    """``text`` as the type TrainConfig declares for ``key`` (a ConfigError names the mismatch)."""
+    kinds = [k.strip() for k in annotation.split("|")]
+    if "None" in kinds and text.strip().lower() in ("null", "none"):
+        return None
+    kind = next(k for k in kinds if k != "None")
+    if kind == "str":
+        return text  # bare: sgd, a path, or digits such as a folder name
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = text
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind.startswith("tuple") and isinstance(value, list):
+        return tuple(value)
+    raise ConfigError(f"override {key}={text!r}: expected {annotation.replace('None', 'null')}")
 
 
 def make_config(experiment: str, preset: str = "cpu", **overrides) -> TrainConfig:
