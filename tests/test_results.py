@@ -91,3 +91,19 @@ def test_sweep_table_pairs_each_bias_and_counts_report_runs_at_the_default_bias(
     # without a default bias, the report runs stay out of the sweep
     assert list(plots.sweep_table(pd.DataFrame(rows))["context_bias"]) == [0.0, 0.8]
     assert plots.context_bias_figure(pd.DataFrame(rows), 0.25) is not None
+
+
+def test_paired_difference_keeps_the_sweep_and_presets_apart():
+    runs = _runs([0.50, 0.40, 0.60], [0.55, 0.46, 0.64])
+    swept = _runs([0.20, 0.30, 0.10], [0.90, 0.80, 0.70]).assign(context_bias=0.8)
+    both = pd.concat([runs, swept], ignore_index=True)
+    # the default compares the preset's own world; a bias picks the sweep's runs at it
+    assert results.paired_difference(both, "c3d", "c3d-pose", "puppet")["delta_mean"] == pytest.approx(0.05)
+    assert results.paired_difference(both, "c3d", "c3d-pose", "puppet",
+                                     context_bias=0.8)["delta_mean"] == pytest.approx(0.6)
+    table = results.compare_all(both)
+    assert table.loc[table["key"] == "c3d-pose", "delta_mean"].item() == pytest.approx(0.05)
+    # two presets' runs with the same seeds cannot be paired: an error, not an average
+    mixed = pd.concat([runs.assign(preset="cpu"), runs.assign(preset="smoke")], ignore_index=True)
+    with pytest.raises(results.ConfigError, match=r"c3d on puppet: several runs share .*--preset cpu"):
+        results.paired_difference(mixed, "c3d", "c3d-pose", "puppet")

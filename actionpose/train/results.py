@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from actionpose.errors import DataError
+from actionpose.errors import ConfigError, DataError
 
 METRIC = "test_video_acc"
 
@@ -142,12 +142,22 @@ def summarise(runs: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
 
 def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
                       metric: str = METRIC, context_bias=None) -> dict:
-    """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means."""
+    """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means.
+    ``context_bias=None`` compares the runs on the preset's own world (no ``context_bias`` set),
+    a number the sweep runs at that bias. Runs that would pair ambiguously (two runs of one side
+    with the same split and seed, e.g. of two presets) are an error, never averaged."""
     sel = runs[runs["dataset"] == dataset]
-    if context_bias is not None:
-        sel = sel[sel["context_bias"] == context_bias]
+    if "context_bias" in sel:
+        sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
     a = sel[sel["experiment"] == baseline].set_index(["split", "seed"])[metric]
     b = sel[sel["experiment"] == treatment].set_index(["split", "seed"])[metric]
+    for name, side in ((baseline, a), (treatment, b)):
+        if side.index.has_duplicates:
+            twice = sorted(set(side.index[side.index.duplicated()]))
+            presets = sorted(set(sel["preset"])) if "preset" in sel else []
+            raise ConfigError(f"{name} on {dataset}: several runs share (split, seed) {twice[:3]}"
+                              + (f" (presets {presets}: choose one, e.g. --preset cpu)"
+                                 if len(presets) > 1 else "") + "; cannot pair them")
     common = a.index.intersection(b.index)
     diffs = (b.loc[common] - a.loc[common]).to_numpy(dtype=float)
     mean, half = ci95(diffs)
