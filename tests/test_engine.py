@@ -263,6 +263,14 @@ def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
     assert first["runs_trained"] == first["runs_planned"] == len(REPORT_RUNS) and first["whole_plan"]
     assert first["minutes"] > 0 and len(first["datasets_generated"]) == 2  # puppet + actors
     assert second["runs_trained"] == 0 and second["datasets_generated"] == []
+    # a finished run trained under another config (a preset changed since) is refused, kept
+    config = Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "config.json"
+    config.write_text(config.read_text().replace('"lr": 0.01', '"lr": 0.001'))
+    stale = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
+                 "--results", out[1], "--figures", out[2], env=env)
+    assert stale.returncode == 2, stale.stderr[-2000:]
+    assert "1 finished run(s)" in stale.stderr and "puppet-smoke-split1-seed0: lr: 0.001 (run folder) != 0.01" \
+        in stale.stderr and config.is_file()
 
 
 def test_reproduce_side_by_side_runs_each_in_its_own_process(tmp_path, jhmdb_root):

@@ -64,6 +64,14 @@ def reproduce(args) -> int:
     jobs = getattr(args, "jobs", 1) or 1
     print(f"reproduce: {len(plan)} runs at preset {args.preset}"
           + (f", {jobs} side by side" if jobs > 1 else ""), file=sys.stderr)
+    stale = _stale_runs(plan, args.out)
+    if stale:
+        listed = "\n  ".join(stale[:20]) + (f"\n  ... and {len(stale) - 20} more" if len(stale) > 20 else "")
+        print(f"reproduce: {len(stale)} finished run(s) under {args.out} were trained with another "
+              f"config than {args.preset!r} gives now; they would be reported as if they were "
+              f"current. Move them out of {args.out} to re-train them (nothing was deleted):\n  {listed}",
+              file=sys.stderr)
+        return 2
     started_at = time.time()
     todo, trained = [], 0
     for i, cfg in enumerate(plan, start=1):
@@ -90,6 +98,29 @@ def reproduce(args) -> int:
                    whole_plan=not args.only and not args.sweep and data is None)
     print(f"reproduce: finished in {minutes:.1f} min", file=sys.stderr)
     return 0
+
+
+def _stale_runs(plan: list, out: str) -> list[str]:
+    """Finished runs of ``plan`` whose config.json differs from the plan's config (e.g. a preset
+    changed since they were trained): "folder: key: old != new" for each."""
+    import json
+
+    from actionpose.train.engine import config_difference, is_complete, run_dir
+
+    stale = []
+    for cfg in plan:
+        folder = run_dir(cfg, out)
+        if not is_complete(folder):
+            continue
+        try:
+            old = json.loads((folder / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            stale.append(f"{folder}: config.json unreadable ({exc})")
+            continue
+        diff = config_difference(old, cfg.to_dict())
+        if diff:
+            stale.append(f"{folder}: " + "; ".join(diff))
+    return stale
 
 
 def _log_reproduce(out: Path, plan: list, started_at: float, minutes: float, *, trained: int,
