@@ -69,8 +69,8 @@ class TrainConfig:
     amp: str = "auto"  # auto | bf16 | fp16 | off
     channels_last: bool = True
     # CPU bf16 autocast: run depthwise convs in fp32 (oneDNN's bf16 depthwise kernels are slower
-    # here; EfficientNet-Lite0 train step 1.1x -> ~1.8x over fp32). Off in the presets so far:
-    # the committed cpu-preset runs were trained without it (turning it on changes their numerics).
+    # here; EfficientNet-Lite0 train steps 0.8-1.4x -> 1.7-2.2x over fp32). Off in the presets so
+    # far: the committed cpu-preset runs were trained without it (it changes their numerics).
     depthwise_fp32: bool = False
     compile: bool = False
     deterministic: bool = False
