@@ -144,6 +144,15 @@ def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
     changed = make_config("c3d", "smoke", dataset=str(smoke_data), lr=0.5)
     with pytest.raises(ConfigError, match=r"lr: 0.01 \(run folder\) != 0.5"):
         engine.fit(changed, tmp_path, resume=True, progress=False)
+    # without --resume, a different config must not replace the finished run (it would share
+    # the folder name: overrides do not change it)
+    before = (folder / "metrics.csv").read_bytes()
+    with pytest.raises(ConfigError, match=r"holds a run with a different config, not replaced:\n  lr: 0.01"):
+        engine.fit(changed, tmp_path, progress=False)
+    assert (folder / "metrics.csv").read_bytes() == before and (folder / "summary.json").is_file()
+    with pytest.raises(ConfigError, match=r"finished under a different config than asked for:\n  lr: 0.01"):
+        engine.ensure_run(changed, tmp_path, progress=False)
+    assert engine.ensure_run(cfg, tmp_path, progress=False)["complete"]
     (folder / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="last.pt: corrupt"):
         engine.fit(cfg, tmp_path, resume=True, progress=False)

@@ -21,7 +21,7 @@ def _check_data_root(root: Path) -> None:
 
 
 def train(args) -> int:
-    from actionpose.train.engine import fit, is_complete, run_dir
+    from actionpose.train.engine import ensure_run, fit, is_complete, run_dir
 
     overrides = X.parse_overrides(args.overrides)
     for key in ("split", "seed", "epochs", "device"):
@@ -36,6 +36,7 @@ def train(args) -> int:
         _check_data_root(Path(cfg.dataset))
     folder = run_dir(cfg, args.out)
     if args.resume and is_complete(folder):
+        ensure_run(cfg, args.out)  # reads it; refuses one finished under a different config
         print(f"{folder}: already complete", file=sys.stderr)
         return 0
     summary = fit(cfg, args.out, resume=args.resume, progress=not args.quiet)

@@ -350,6 +350,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
 
 
+def _read_config(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
 def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     """Human-readable differences between two config dicts (runtime-only fields ignored)."""
     diff = []
@@ -511,9 +518,14 @@ def is_complete(folder: Path) -> bool:
 
 def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
                data_root: str | Path | None = None) -> dict[str, Any]:
-    """The run's summary: read if complete, resumed if interrupted, trained otherwise."""
+    """The run's summary: read if complete, resumed if interrupted, trained otherwise. A complete
+    run trained under another config (e.g. a preset changed since) is an error, not a result."""
     folder = run_dir(cfg, out)
     if is_complete(folder):
+        diff = config_difference(_read_config(folder) or {}, cfg.to_dict())
+        if diff:
+            raise ConfigError(f"{folder}: finished under a different config than asked for:\n  "
+                              + "\n  ".join(diff) + "\n  move it away to train this one")
         return json.loads((folder / "summary.json").read_text())
     return fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=progress, data_root=data_root)
 
@@ -543,6 +555,14 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
                               + "\n  ".join(diff))
         state = load_checkpoint(ckpt_path)
     elif not resume and (folder / "metrics.csv").exists() and dist.main:
+        # a fresh start replaces an earlier attempt at the same config, never another experiment's
+        # results (an override such as background_factor=0.1 keeps the preset's folder name)
+        old = _read_config(folder)
+        diff = config_difference(old, cfg.to_dict()) if old is not None else ["config.json missing"]
+        if diff:
+            raise ConfigError(f"{folder}: holds a run with a different config, not replaced:\n  "
+                              + "\n  ".join(diff) + "\n  pass --out elsewhere for this variant, or "
+                              "move that run away")
         for name in ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt"):
             (folder / name).unlink(missing_ok=True)
 
