@@ -156,7 +156,7 @@ def _step_seconds(case: Case, *, fast: bool, depthwise_fp32: bool = False) -> fl
 
 
 def _conv_kind(conv: torch.nn.modules.conv._ConvNd) -> str:
-    if conv.groups > 1 and conv.groups == conv.in_channels:
+    if is_depthwise(conv):
         return "depthwise"
     if all(k == 1 for k in conv.kernel_size):
         return "pointwise 1x1"
@@ -221,7 +221,8 @@ def run(smoke: bool) -> list[dict]:
     for case in cpu + paper:
         t0 = time.perf_counter()
         with torch.device("meta"):
-            params = sum(p.numel() for p in case.build().parameters())
+            shapes_only = case.build()
+        params = sum(p.numel() for p in shapes_only.parameters())
         flops = _train_flops(case)
         fp32 = _step_seconds(case, fast=False)
         bf16 = _step_seconds(case, fast=True)
@@ -241,9 +242,7 @@ def run(smoke: bool) -> list[dict]:
                                     met=ratio >= 0.5))
         if speedup < 1.5 or (smoke and not case.three_d):
             rows.extend(_conv_kind_rows(case, fp32))  # why the target is missed
-        with torch.device("meta"):
-            has_depthwise = any(is_depthwise(m) for m in case.build().modules())
-        if has_depthwise:  # the engine's `depthwise_fp32=true`
+        if any(is_depthwise(m) for m in shapes_only.modules()):  # the engine's `depthwise_fp32=true`
             mixed = _step_seconds(case, fast=True, depthwise_fp32=True)
             rows.append(measurement(f"{case.name} train step bf16+channels_last, depthwise fp32", mixed,
                                     "s", baseline=fp32, ratio=fp32 / mixed, target=">= 1.5x faster",

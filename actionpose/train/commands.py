@@ -104,21 +104,12 @@ def reproduce(args) -> int:
 def _stale_runs(plan: list, out: str) -> list[str]:
     """Finished runs of ``plan`` whose config.json differs from the plan's config (e.g. a preset
     changed since they were trained): "folder: key: old != new" for each."""
-    import json
-
-    from actionpose.train.engine import config_difference, is_complete, run_dir
+    from actionpose.train.engine import config_mismatch, is_complete, run_dir
 
     stale = []
     for cfg in plan:
         folder = run_dir(cfg, out)
-        if not is_complete(folder):
-            continue
-        try:
-            old = json.loads((folder / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            stale.append(f"{folder}: config.json unreadable ({exc})")
-            continue
-        diff = config_difference(old, cfg.to_dict())
+        diff = config_mismatch(folder, cfg) if is_complete(folder) else []
         if diff:
             stale.append(f"{folder}: " + "; ".join(diff))
     return stale

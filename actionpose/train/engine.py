@@ -350,11 +350,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
 
 
-def _read_config(folder: Path) -> dict[str, Any] | None:
+def config_mismatch(folder: Path, cfg: TrainConfig) -> list[str]:
+    """How the config saved in run ``folder`` differs from ``cfg`` (empty: the same run)."""
     try:
-        return json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError):
-        return None
+        old = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        return [f"config.json unreadable ({exc})"]
+    return config_difference(old, cfg.to_dict())
 
 
 def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
@@ -522,7 +524,7 @@ def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = T
     run trained under another config (e.g. a preset changed since) is an error, not a result."""
     folder = run_dir(cfg, out)
     if is_complete(folder):
-        diff = config_difference(_read_config(folder) or {}, cfg.to_dict())
+        diff = config_mismatch(folder, cfg)
         if diff:
             raise ConfigError(f"{folder}: finished under a different config than asked for:\n  "
                               + "\n  ".join(diff) + "\n  move it away to train this one")
@@ -557,8 +559,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     elif not resume and (folder / "metrics.csv").exists() and dist.main:
         # a fresh start replaces an earlier attempt at the same config, never another experiment's
         # results (an override such as background_factor=0.1 keeps the preset's folder name)
-        old = _read_config(folder)
-        diff = config_difference(old, cfg.to_dict()) if old is not None else ["config.json missing"]
+        diff = config_mismatch(folder, cfg)
         if diff:
             raise ConfigError(f"{folder}: holds a run with a different config, not replaced:\n  "
                               + "\n  ".join(diff) + "\n  pass --out elsewhere for this variant, or "
