@@ -29,7 +29,7 @@ def test_real_tree_summary(jhmdb_root, capsys):
     assert report["errors"] == 0, report["problems"]
     assert main(argparse.Namespace(root=str(jhmdb_root), json=False)) == 0
     out = capsys.readouterr().out
-    assert "21 classes, 928 clips" in out and "split 1 (lists): train 660, test 268" in out
+    assert "21 classes, 928 clips" in out and "split 1 (official): train 660, test 268" in out
     assert "mask 928" in out and "0 errors" in out
 
 
