@@ -1,4 +1,9 @@
-"""Exception types. Every error about a file names the file and the problem."""
+"""Exception types: every failure the user can cause is an ``ActionposeError`` subclass.
+
+Each error about a file or a key names it and the problem in one line. Errors survive pickling
+unchanged (a DataLoader worker or a child process re-raises them in the parent with the same
+message), so the command line can print them as one line and exit with code 2.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,6 +11,18 @@ from pathlib import Path
 
 class ActionposeError(Exception):
     """Base class for every error this package raises on purpose."""
+
+    def __reduce__(self):
+        # Rebuild from the final message: subclasses whose __init__ takes other arguments
+        # (DataError(path, problem)) would otherwise fail to unpickle in the parent process.
+        return (_rebuild, (type(self), str(self), dict(self.__dict__)))
+
+
+def _rebuild(cls: type, message: str, state: dict) -> ActionposeError:
+    exc = cls.__new__(cls)
+    Exception.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
 
 
 class DataError(ActionposeError):
@@ -29,8 +46,16 @@ class ConfigError(ActionposeError):
 
 
 class CheckpointError(ActionposeError):
-    """A checkpoint is corrupt, missing or belongs to a different configuration."""
+    """A checkpoint is corrupt, missing, unsafe or belongs to a different configuration."""
 
 
 class WeightsError(ActionposeError):
     """Pretrained weights cannot be found or do not fit the model."""
+
+
+class RunError(ActionposeError):
+    """A run folder is locked by another process, or holds something else than asked for."""
+
+
+class TrainingError(ActionposeError):
+    """Training itself failed (e.g. the loss diverged), not its configuration."""
