@@ -69,7 +69,7 @@ def _add_pose_extract(p: argparse.ArgumentParser) -> str:
     p.add_argument("--workers", type=_positive, default=1)
     p.add_argument("--max-frames", type=_positive, default=None, help="cap frames per clip")
     p.add_argument("--size", type=_size, default=None, help="resize frames to HxW before writing")
-    return "actionpose.pose.estimate:main"
+    return "actionpose.extract.pipeline:main"
 
 
 def _add_train(p: argparse.ArgumentParser) -> str:

@@ -1,7 +1,7 @@
 """Pose extraction end to end (decode + MediaPipe + write) and person coverage on real videos.
 
 The real videos of ../shared/realdata are first re-encoded at 320x240 (JHMDB's size; MJPG .avi,
-untimed), then ``actionpose.pose.estimate.extract`` runs over them, timed: frames/s against
+untimed), then ``actionpose.extract.pipeline.extract`` runs over them, timed: frames/s against
 real time (30 frames/s). A second row times extraction from the original files (1920x1080 and
 426x240) resized to 320x240 on the way (``--size 240x320``), which adds full-HD decoding.
 """
@@ -25,7 +25,8 @@ def run(smoke: bool) -> list[dict]:
         return []
     from actionpose.data import jhmdb
     from actionpose.paths import shared_realdata
-    from actionpose.pose.estimate import _resize, extract
+    from actionpose.extract.pipeline import extract
+    from actionpose.extract.sources import resize
 
     realdata = shared_realdata()
     if realdata is None:
@@ -37,7 +38,7 @@ def run(smoke: bool) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench_pose_") as tmp:
         src = Path(tmp) / "in"
         for v in videos:
-            frames = _resize(jhmdb.read_video(v, max_frames=max_frames), SIZE)
+            frames = resize(jhmdb.read_video(v, max_frames=max_frames), SIZE)
             jhmdb.write_video(src / f"{v.stem}.avi", frames, fps=REAL_TIME_FPS)
         t0 = time.perf_counter()
         summary = extract(src, Path(tmp) / "out", progress=False)

@@ -10,7 +10,9 @@ import pytest
 
 from actionpose.data import jhmdb
 from actionpose.errors import DataError, PoseError
-from actionpose.pose import estimate as E
+from actionpose.extract import estimators as E
+from actionpose.extract import pipeline as P
+from actionpose.extract.sources import UNLABELED
 from actionpose.pose.skeletons import JHMDB15, to_jhmdb15
 from tests.conftest import REAL_CLIP
 
@@ -56,7 +58,7 @@ def test_mediapipe_on_a_real_still(realdata_root):
 
 
 def test_pck_on_the_real_jhmdb_clip_beats_the_floor(jhmdb_root, estimator):
-    from actionpose.pose.metrics import evaluate_on_jhmdb_clip
+    from actionpose.extract.accuracy import evaluate_on_jhmdb_clip
 
     result = evaluate_on_jhmdb_clip(jhmdb_root, *REAL_CLIP, estimator=estimator)
     table = result["table"]
@@ -94,7 +96,7 @@ def video_tree(tmp_path, realdata_root):
 
 def test_extract_real_videos_gives_a_readable_tree_and_resumes(video_tree, tmp_path):
     out = tmp_path / "out"
-    summary = E.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
+    summary = P.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
     assert summary["extracted"] == 2 and summary["clips"] == 2 and summary["frames"] == 20
     reasons = {Path(p).name: r for p, r in summary["skipped"]}
     assert set(reasons) == {"corrupt.mp4", "empty.avi", "notes.txt"}
@@ -130,14 +132,14 @@ def test_extract_real_videos_gives_a_readable_tree_and_resumes(video_tree, tmp_p
         item = ds[0]
         assert item["video"].shape == (3, 4, 64, 64) and item["joints"].shape == (4, 15, 2)
 
-    marker = out / E.META_DIR / "drink" / f"{Path(NTU_VIDEO).stem}.json"
+    marker = out / P.META_DIR / "drink" / f"{Path(NTU_VIDEO).stem}.json"
     stamp = marker.stat().st_mtime_ns
-    again = E.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
+    again = P.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
     assert again["extracted"] == 0 and again["already_done"] == 2 and again["clips"] == 2
     assert marker.stat().st_mtime_ns == stamp
     # a clip whose marker is missing (interrupted before it finished) is redone, alone
     marker.unlink()
-    third = E.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
+    third = P.extract(video_tree, out, max_frames=10, size=(120, 160), progress=False)
     assert third["extracted"] == 1 and third["already_done"] == 1 and marker.is_file()
 
 
@@ -146,12 +148,12 @@ def test_no_person_frames_are_kept_with_nan_joints(tmp_path):
     folder = tmp_path / "noise_clip"
     jhmdb.write_frames(folder, rng.integers(0, 256, (4, 96, 128, 3), dtype=np.uint8))
     out = tmp_path / "out"
-    summary = E.extract(folder, out, progress=False)
+    summary = P.extract(folder, out, progress=False)
     assert summary["extracted"] == 1 and summary["person_fraction"] == 0.0
-    joints = jhmdb.read_joints(jhmdb.joints_path(out, E.UNLABELED, "noise_clip"))
+    joints = jhmdb.read_joints(jhmdb.joints_path(out, UNLABELED, "noise_clip"))
     assert joints.num_frames == 4 and np.isnan(joints.pos_img).all()
     assert (joints.joint_confidence() == 0).all()
-    assert jhmdb.read_mask(jhmdb.mask_path(out, E.UNLABELED, "noise_clip")).sum() == 0
+    assert jhmdb.read_mask(jhmdb.mask_path(out, UNLABELED, "noise_clip")).sum() == 0
 
 
 @pytest.mark.slow
@@ -160,7 +162,7 @@ def test_workers_extract_each_clip_once(tmp_path, jhmdb_root):
     src = tmp_path / "in"
     for i in range(2):
         jhmdb.write_video(src / f"clip{i}.avi", frames[i * 5:(i + 1) * 5])
-    summary = E.extract(src, tmp_path / "out", workers=2, progress=False)
+    summary = P.extract(src, tmp_path / "out", workers=2, progress=False)
     assert summary["extracted"] == 2 and summary["frames"] == 10 and not summary["skipped"]
     assert summary["person_fraction"] >= 0.8
     assert len(jhmdb.read_split(tmp_path / "out", 2)) == 2
@@ -169,14 +171,14 @@ def test_workers_extract_each_clip_once(tmp_path, jhmdb_root):
 def test_bad_inputs_fail_clearly(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="no videos"):
-        E.extract(tmp_path / "empty", tmp_path / "out", progress=False)
+        P.extract(tmp_path / "empty", tmp_path / "out", progress=False)
     (tmp_path / "clip.gif").write_bytes(b"GIF89a")
     with pytest.raises(DataError, match="unsupported file type"):
-        E.extract(tmp_path / "clip.gif", tmp_path / "out", progress=False)
+        P.extract(tmp_path / "clip.gif", tmp_path / "out", progress=False)
     with pytest.raises(DataError, match="not found"):
-        E.extract(tmp_path / "missing.mp4", tmp_path / "out", progress=False)
+        P.extract(tmp_path / "missing.mp4", tmp_path / "out", progress=False)
     _write_garbage(tmp_path / "broken.mp4")
-    summary = E.extract(tmp_path / "broken.mp4", tmp_path / "out", progress=False)
+    summary = P.extract(tmp_path / "broken.mp4", tmp_path / "out", progress=False)
     assert summary["clips"] == 0 and "broken.mp4" in summary["skipped"][0][0]
     with pytest.raises(PoseError, match="model_complexity=1"):
         E.MediaPipePose(model_complexity=2)
@@ -206,7 +208,7 @@ def test_cli_extract_a_frame_folder(tmp_path, jhmdb_root, capsys):
     rc = main(["pose", "extract", str(src), "--out", str(tmp_path / "out"), "--max-frames", "3"])
     assert rc == 0
     assert "1 clip(s) extracted" in capsys.readouterr().out
-    joints = jhmdb.read_joints(jhmdb.joints_path(tmp_path / "out", E.UNLABELED, REAL_CLIP[1]))
+    joints = jhmdb.read_joints(jhmdb.joints_path(tmp_path / "out", UNLABELED, REAL_CLIP[1]))
     assert joints.num_frames == 3 and (joints.joint_confidence() > 0).any()
     rc = main(["pose", "extract", str(src), "--out", str(tmp_path / "out2"), "--model-complexity", "0"])
     assert rc == 2 and "model_complexity=0" in capsys.readouterr().err

@@ -1,9 +1,9 @@
-"""Pose: skeletons, heatmaps and masks from joints, background weakening, extraction, PCK.
+"""Pose: skeletons, heatmaps and masks from joints, background weakening, PCK.
 
-``actionpose.pose.estimate`` (MediaPipe, Keypoint R-CNN, ``extract``) is imported on use so that
-this package does not load mediapipe.
+The bottom layer: it never imports ``actionpose.data``. Estimating pose from videos (MediaPipe,
+Keypoint R-CNN, ``pose extract``) is :mod:`actionpose.extract`, above ``data``.
 """
-from actionpose.pose.metrics import evaluate_on_jhmdb_clip, pck, pck_table
+from actionpose.pose.metrics import pck, pck_table
 from actionpose.pose.render import (
     heatmap_peaks,
     masks_from_joints,
@@ -24,5 +24,5 @@ from actionpose.pose.skeletons import (
 __all__ = [
     "COCO17", "JHMDB15", "MEDIAPIPE33", "SKELETONS", "Skeleton", "jhmdb15_weights", "to_jhmdb15",
     "heatmap_peaks", "masks_from_joints", "render_heatmaps", "scale_points", "weaken_background",
-    "evaluate_on_jhmdb_clip", "pck", "pck_table",
+    "pck", "pck_table",
 ]

@@ -14,13 +14,12 @@ size is defined and positive; a missing prediction (NaN or confidence 0) there i
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from actionpose.pose.skeletons import JHMDB15, Skeleton
 
-__all__ = ["reference_size", "pck", "pck_table", "evaluate_on_jhmdb_clip", "NORMALISATIONS"]
+__all__ = ["reference_size", "pck", "pck_table", "NORMALISATIONS"]
 
 NORMALISATIONS = ("bbox", "torso")
 
@@ -99,49 +98,3 @@ def pck_table(
             r = pck(pred, gt, alpha=alpha, norm=norm, pred_conf=pred_conf, gt_conf=gt_conf, skeleton=skeleton)
             columns[f"PCK@{alpha:g} ({norm})"] = list(r["per_joint"]) + [r["overall"]]
     return pd.DataFrame(columns, index=list(skeleton.joints) + ["overall"])
-
-
-def evaluate_on_jhmdb_clip(
-    root: str | Path,
-    cls: str,
-    video: str,
-    *,
-    estimator=None,
-    alphas: tuple[float, ...] = (0.2, 0.1),
-) -> dict:
-    """Run a pose estimator (default MediaPipe) on a JHMDB clip's frames and score it.
-
-    Returns ``{"table": DataFrame (joints + overall) x PCK columns, "frames": T,
-    "person_frames": frames where a person was found, "pred": (T, 15, 2), "pred_conf": (T, 15),
-    "gt": (T, 15, 2)}``; the frames are the clip's ``Rename_Images`` PNGs (or its video).
-    """
-    from actionpose.data import jhmdb
-    from actionpose.pose.estimate import MediaPipePose, estimate_clip
-
-    folder = jhmdb.frames_dir(root, cls, video)
-    frames = jhmdb.read_frames(folder) if folder.is_dir() else jhmdb.read_video(jhmdb.video_path(root, cls, video))
-    joints_file = jhmdb.read_joints(jhmdb.joints_path(root, cls, video))
-    gt = joints_file.joints_xy()
-    if gt.shape[0] != frames.shape[0]:
-        from actionpose.errors import DataError
-
-        raise DataError(
-            jhmdb.joints_path(root, cls, video),
-            f"{gt.shape[0]} frames of joints for {frames.shape[0]} frames of video",
-        )
-    own = estimator is None
-    estimator = MediaPipePose() if own else estimator
-    try:
-        pred, pred_conf, _ = estimate_clip(estimator, frames)
-    finally:
-        if own:
-            estimator.close()
-    table = pck_table(pred, gt, alphas=alphas, pred_conf=pred_conf, gt_conf=joints_file.joint_confidence())
-    return {
-        "table": table,
-        "frames": int(frames.shape[0]),
-        "person_frames": int((pred_conf.max(1) > 0).sum()),
-        "pred": pred,
-        "pred_conf": pred_conf,
-        "gt": gt,
-    }
