@@ -289,14 +289,14 @@ def peak_memory_rows(runs: Path, *, preset: str = "cpu") -> list[dict]:
 
 def reproduce_rows(runs: Path, *, preset: str = "cpu") -> list[dict]:
     """Minutes of ``reproduce --preset PRESET --seeds 1`` from the plan's complete runs."""
-    from actionpose.train import engine
     from actionpose.train.experiments import report_plan
+    from actionpose.train.runs import is_complete, run_dir
 
     plan = report_plan(preset, 1)
     train_s, data_roots, done = 0.0, set(), 0
     for cfg in plan:
-        folder = engine.run_dir(cfg, runs)
-        if not engine.is_complete(folder):
+        folder = run_dir(cfg, runs)
+        if not is_complete(folder):
             continue
         summary = json.loads((folder / "summary.json").read_text())
         done += 1

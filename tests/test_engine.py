@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from actionpose.errors import CheckpointError, ConfigError
-from actionpose.train import engine
+from actionpose.train import engine, runs
 from actionpose.train.experiments import make_config
 
 REPO = Path(__file__).resolve().parents[1]
@@ -78,9 +78,9 @@ def test_seeded_items_are_a_function_of_the_seed(smoke_data):
 def test_fit_writes_metrics_predictions_summary(smoke_data, tmp_path):
     cfg = make_config("c3d-pose", "smoke", epochs=2, dataset=str(smoke_data))
     summary = engine.fit(cfg, tmp_path, progress=False)
-    folder = engine.run_dir(cfg, tmp_path)
+    folder = runs.run_dir(cfg, tmp_path)
     metrics = pd.read_csv(folder / "metrics.csv")
-    assert list(metrics.columns) == engine.METRIC_COLUMNS
+    assert list(metrics.columns) == runs.METRIC_COLUMNS
     assert metrics["epoch"].tolist() == [1, 2]
     assert metrics["test_video_acc"].between(0, 1).all()
     predictions = pd.read_csv(folder / "predictions.csv")
@@ -122,7 +122,7 @@ def test_resume_after_sigkill_is_bit_identical(smoke_data, tmp_path):
 
 def test_atomic_checkpoint_survives_crash_and_full_disk(tmp_path, monkeypatch):
     path = tmp_path / "last.pt"
-    engine.save_checkpoint(path, {"epoch": 1})
+    runs.save_checkpoint(path, {"epoch": 1})
     real_save = torch.save
 
     def crash(obj, f, *a, **k):
@@ -131,16 +131,16 @@ def test_atomic_checkpoint_survives_crash_and_full_disk(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(OSError):
-        engine.save_checkpoint(path, {"epoch": 2})
+        runs.save_checkpoint(path, {"epoch": 2})
     monkeypatch.setattr(torch, "save", real_save)
-    assert engine.load_checkpoint(path)["epoch"] == 1
+    assert runs.load_checkpoint(path)["epoch"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
 
 
 def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
     cfg = make_config("c3d", "smoke", dataset=str(smoke_data))
     engine.fit(cfg, tmp_path, progress=False)
-    folder = engine.run_dir(cfg, tmp_path)
+    folder = runs.run_dir(cfg, tmp_path)
     changed = make_config("c3d", "smoke", dataset=str(smoke_data), lr=0.5)
     with pytest.raises(ConfigError, match=r"lr: 0.01 \(run folder\) != 0.5"):
         engine.fit(changed, tmp_path, resume=True, progress=False)
@@ -151,8 +151,8 @@ def test_corrupt_checkpoint_and_config_mismatch(smoke_data, tmp_path):
         engine.fit(changed, tmp_path, progress=False)
     assert (folder / "metrics.csv").read_bytes() == before and (folder / "summary.json").is_file()
     with pytest.raises(ConfigError, match=r"finished under a different config than asked for:\n  lr: 0.01"):
-        engine.ensure_run(changed, tmp_path, progress=False)
-    assert engine.ensure_run(cfg, tmp_path, progress=False)["complete"]
+        runs.ensure_run(changed, tmp_path, progress=False)
+    assert runs.ensure_run(cfg, tmp_path, progress=False)["complete"]
     (folder / "last.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="last.pt: corrupt"):
         engine.fit(cfg, tmp_path, resume=True, progress=False)
@@ -174,8 +174,8 @@ def test_overrides_are_typed_as_the_config_declares():
 def test_config_keys_added_later_compare_as_their_defaults():
     old = make_config("c3d", "smoke").to_dict()
     del old["depthwise_fp32"]  # a run folder written before the field existed
-    assert engine.config_difference(old, make_config("c3d", "smoke").to_dict()) == []
-    assert engine.config_difference(old, make_config("c3d", "smoke", depthwise_fp32=True).to_dict()) == [
+    assert runs.config_difference(old, make_config("c3d", "smoke").to_dict()) == []
+    assert runs.config_difference(old, make_config("c3d", "smoke", depthwise_fp32=True).to_dict()) == [
         "depthwise_fp32: False (run folder) != True (now)"]
 
 
@@ -193,7 +193,7 @@ def test_depthwise_fp32_trains_a_lite0_model_under_bf16(smoke_data, tmp_path, mo
     assert len(depthwise) == 2 * 16  # two Lite0 streams (their same-padding conv class)
     assert all(runs_fp32(m) for m in depthwise)
     assert not any(runs_fp32(m) for m in built[0].modules() if not is_depthwise(m))
-    assert json.loads((engine.run_dir(cfg, tmp_path) / "config.json").read_text())["depthwise_fp32"] is True
+    assert json.loads((runs.run_dir(cfg, tmp_path) / "config.json").read_text())["depthwise_fp32"] is True
 
 
 def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):

@@ -1,9 +1,8 @@
 """One fit/evaluate loop for every model: CPU, one GPU, or many with torchrun.
 
-A run lives in ``<out>/<experiment>/<dataset>-split<k>-seed<s>/``: config.json, metrics.csv (one
-row per epoch; every test column is measured on the held-out test split), predictions.csv,
-confusion.csv, summary.json, last.pt and best.pt (written atomically). Reported accuracy is the
-final epoch's, never the best epoch's (choosing an epoch on the test split would tune on it).
+Each epoch is measured on the held-out test split and recorded in the run folder
+(``actionpose.train.runs``). Reported accuracy is the final epoch's, never the best epoch's
+(choosing an epoch on the test split would tune on it).
 
 Reproducibility: every training item draws its augmentation from a seed derived from (run seed,
 epoch, index) and the sampler's order from (run seed, epoch), so neither the number of DataLoader
@@ -12,9 +11,7 @@ ends with metrics identical to an uninterrupted one.
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
-import json
 import math
 import os
 import random
@@ -31,18 +28,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from actionpose.errors import CheckpointError, ConfigError, DataError
-from actionpose.io import atomic_path, write_json
+from actionpose.io import write_json
 from actionpose.train.experiments import TrainConfig, dataset_label
+from actionpose.train.runs import (METRIC_COLUMNS, _write_confusion, _write_metrics, _write_predictions,
+                                   prepare_run, run_dir, rng_state, save_checkpoints, set_rng_state)
 
-METRIC_COLUMNS = [
-    "epoch", "train_loss", "train_acc", "test_loss", "test_clip_acc", "test_video_acc",
-    "test_video_top5", "lr", "skipped_steps", "seconds",
-]
 FEATURE_STRIDE = 32
-# Fields that may differ when resuming (they do not change what is computed).
-RUNTIME_FIELDS = {"workers", "device", "compile"}
-CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
-                   if f.default is not dataclasses.MISSING}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -332,67 +323,6 @@ def lr_factor(cfg: TrainConfig, step: int, steps_per_epoch: int) -> float:
 
 
 # ---------------------------------------------------------------------------------------------
-# checkpoints
-
-
-def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temp file, then rename: a crash mid-write leaves the old file intact."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # zip/pickle errors of a truncated or foreign file
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
-
-
-def config_mismatch(folder: Path, cfg: TrainConfig) -> list[str]:
-    """How the config saved in run ``folder`` differs from ``cfg`` (empty: the same run)."""
-    try:
-        old = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        return [f"config.json unreadable ({exc})"]
-    return config_difference(old, cfg.to_dict())
-
-
-def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    """Human-readable differences between two config dicts (runtime-only fields ignored)."""
-    diff = []
-    for key in sorted(set(a) | set(b)):
-        if key in RUNTIME_FIELDS:
-            continue
-        # a key the run folder lacks was added to TrainConfig later: its default is what ran
-        va, vb = a.get(key, CONFIG_DEFAULTS.get(key)), b.get(key, CONFIG_DEFAULTS.get(key))
-        if isinstance(va, tuple):
-            va = list(va)
-        if isinstance(vb, tuple):
-            vb = list(vb)
-        if va != vb:
-            diff.append(f"{key}: {va!r} (run folder) != {vb!r} (now)")
-    return diff
-
-
-def _rng_state() -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-             "python": random.getstate()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# ---------------------------------------------------------------------------------------------
 # evaluation
 
 
@@ -490,48 +420,6 @@ def _heatmap_size(cfg: TrainConfig) -> tuple[int, int] | None:
     return (-(-cfg.size[0] // FEATURE_STRIDE), -(-cfg.size[1] // FEATURE_STRIDE))
 
 
-def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
-    """(model in eval mode with the run's weights, its config, its test dataset)."""
-    folder = Path(folder)
-    cfg = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
-    state = load_checkpoint(folder / checkpoint)
-    summary_path = folder / "summary.json"
-    root = Path(json.loads(summary_path.read_text())["data_root"]) if summary_path.is_file() \
-        else resolve_data_root(cfg)
-    _, test_ds = build_datasets(cfg, root, heatmap_size=_heatmap_size(cfg))
-    model = build_model(cfg, len(state["classes"]))
-    model.load_state_dict(state["model"])
-    return model.eval(), cfg, test_ds
-
-
-def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
-    return Path(out) / cfg.experiment / cfg.run_name()
-
-
-def is_complete(folder: Path) -> bool:
-    path = folder / "summary.json"
-    if not path.is_file():
-        return False
-    try:
-        return bool(json.loads(path.read_text()).get("complete"))
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
-               data_root: str | Path | None = None) -> dict[str, Any]:
-    """The run's summary: read if complete, resumed if interrupted, trained otherwise. A complete
-    run trained under another config (e.g. a preset changed since) is an error, not a result."""
-    folder = run_dir(cfg, out)
-    if is_complete(folder):
-        diff = config_mismatch(folder, cfg)
-        if diff:
-            raise ConfigError(f"{folder}: finished under a different config than asked for:\n  "
-                              + "\n  ".join(diff) + "\n  move it away to train this one")
-        return json.loads((folder / "summary.json").read_text())
-    return fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=progress, data_root=data_root)
-
-
 def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         data_root: str | Path | None = None, progress: bool = True,
         cache_dir: str | Path | None = None, stop_after_epochs: int | None = None) -> dict[str, Any]:
@@ -545,27 +433,8 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     if device.type == "cuda":
         torch.cuda.set_device(device)
     folder = run_dir(cfg, out)
-    if dist.main:
-        folder.mkdir(parents=True, exist_ok=True)
     ckpt_path = folder / "last.pt"
-    state = None
-    if resume and ckpt_path.is_file():
-        old = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
-        diff = config_difference(old, cfg.to_dict())
-        if diff:
-            raise ConfigError(f"{folder}: --resume refused, the run folder has a different config:\n  "
-                              + "\n  ".join(diff))
-        state = load_checkpoint(ckpt_path)
-    elif not resume and (folder / "metrics.csv").exists() and dist.main:
-        # a fresh start replaces an earlier attempt at the same config, never another experiment's
-        # results (an override such as background_factor=0.1 keeps the preset's folder name)
-        diff = config_mismatch(folder, cfg)
-        if diff:
-            raise ConfigError(f"{folder}: holds a run with a different config, not replaced:\n  "
-                              + "\n  ".join(diff) + "\n  pass --out elsewhere for this variant, or "
-                              "move that run away")
-        for name in ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt"):
-            (folder / name).unlink(missing_ok=True)
+    state = prepare_run(folder, cfg, resume=resume, main=dist.main)
 
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
@@ -634,7 +503,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         except (KeyError, RuntimeError, ValueError) as exc:
             raise CheckpointError(f"{ckpt_path}: does not fit this model/optimizer ({exc})") from exc
         start_epoch, best_acc, history = state["epoch"], state["best_acc"], state["history"]
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
     train_model = model
     if dist.world > 1:
         train_model = nn.parallel.DistributedDataParallel(
@@ -721,10 +590,8 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
             ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(),
                     "epoch": epoch + 1, "best_acc": best_acc, "history": history,
-                    "rng": _rng_state(), "config": cfg.to_dict(), "classes": train_ds.classes}
-            save_checkpoint(ckpt_path, ckpt)
-            if improved:
-                save_checkpoint(folder / "best.pt", ckpt)
+                    "rng": rng_state(), "config": cfg.to_dict(), "classes": train_ds.classes}
+            save_checkpoints(folder, ckpt, improved=improved)
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and epoch + 1 < cfg.epochs:
             return {"complete": False, "epoch": epoch + 1}
@@ -772,31 +639,3 @@ def _progress(loader, enabled: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(loader, desc=desc, leave=False, file=sys.stderr, dynamic_ncols=True)
-
-
-def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=METRIC_COLUMNS)
-            writer.writeheader()
-            for row in history:
-                writer.writerow({k: ("" if row[k] is None else row[k]) for k in METRIC_COLUMNS})
-
-
-def _write_predictions(path: Path, result: dict[str, Any], classes: list[str]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["video", "label", "prediction", *[f"score_{c}" for c in classes]])
-            for name, label, pred, scores in zip(result["names"], result["labels"], result["preds"],
-                                                 result["scores"]):
-                writer.writerow([name, classes[label], classes[pred], *[f"{s:.6f}" for s in scores]])
-
-
-def _write_confusion(path: Path, confusion: np.ndarray, classes: list[str]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(["label \\ prediction", *classes])
-            for cls, row in zip(classes, confusion):
-                writer.writerow([cls, *row.tolist()])

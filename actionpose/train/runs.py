@@ -1,0 +1,211 @@
+"""Run folders: where a run lives, its checkpoints, its record files, and whether it is done.
+
+A run lives in ``<out>/<experiment>/<dataset>-split<k>-seed<s>/``: config.json, metrics.csv (one
+row per epoch), predictions.csv, confusion.csv, summary.json (``complete`` once finished),
+last.pt and best.pt. Every file is written atomically (``actionpose.io``).
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from actionpose.errors import CheckpointError, ConfigError
+from actionpose.io import atomic_path
+from actionpose.train.experiments import TrainConfig
+
+METRIC_COLUMNS = [
+    "epoch", "train_loss", "train_acc", "test_loss", "test_clip_acc", "test_video_acc",
+    "test_video_top5", "lr", "skipped_steps", "seconds",
+]
+# Fields that may differ when resuming (they do not change what is computed).
+RUNTIME_FIELDS = {"workers", "device", "compile"}
+CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
+                   if f.default is not dataclasses.MISSING}
+RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt")
+
+
+def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
+    return Path(out) / cfg.experiment / cfg.run_name()
+
+
+def is_complete(folder: Path) -> bool:
+    path = folder / "summary.json"
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text()).get("complete"))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
+def prepare_run(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool = True) -> dict[str, Any] | None:
+    """Make ``folder`` ready for training ``cfg``; returns the checkpoint to resume from, if any.
+
+    With ``resume``, ``last.pt`` is continued (refused if the folder's config differs). Without,
+    an earlier attempt at the same config is cleared, but never another config's results (an
+    override such as background_factor=0.1 keeps the preset's folder name). ``main``: this is the
+    process that writes (rank 0); the others only read the checkpoint.
+    """
+    if main:
+        folder.mkdir(parents=True, exist_ok=True)
+    ckpt_path = folder / "last.pt"
+    if resume and ckpt_path.is_file():
+        old = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
+        diff = config_difference(old, cfg.to_dict())
+        if diff:
+            raise ConfigError(f"{folder}: --resume refused, the run folder has a different config:\n  "
+                              + "\n  ".join(diff))
+        return load_checkpoint(ckpt_path)
+    if not resume and (folder / "metrics.csv").exists() and main:
+        diff = config_mismatch(folder, cfg)
+        if diff:
+            raise ConfigError(f"{folder}: holds a run with a different config, not replaced:\n  "
+                              + "\n  ".join(diff) + "\n  pass --out elsewhere for this variant, or "
+                              "move that run away")
+        for name in RECORD_FILES:
+            (folder / name).unlink(missing_ok=True)
+    return None
+
+
+def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = True,
+               data_root: str | Path | None = None) -> dict[str, Any]:
+    """The run's summary: read if complete, resumed if interrupted, trained otherwise. A complete
+    run trained under another config (e.g. a preset changed since) is an error, not a result."""
+    from actionpose.train.engine import fit
+
+    folder = run_dir(cfg, out)
+    if is_complete(folder):
+        diff = config_mismatch(folder, cfg)
+        if diff:
+            raise ConfigError(f"{folder}: finished under a different config than asked for:\n  "
+                              + "\n  ".join(diff) + "\n  move it away to train this one")
+        return json.loads((folder / "summary.json").read_text())
+    return fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=progress, data_root=data_root)
+
+
+def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
+    """(model in eval mode with the run's weights, its config, its test dataset)."""
+    from actionpose.train.engine import _heatmap_size, build_datasets, build_model, resolve_data_root
+
+    folder = Path(folder)
+    cfg = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    state = load_checkpoint(folder / checkpoint)
+    summary_path = folder / "summary.json"
+    root = Path(json.loads(summary_path.read_text())["data_root"]) if summary_path.is_file() \
+        else resolve_data_root(cfg)
+    _, test_ds = build_datasets(cfg, root, heatmap_size=_heatmap_size(cfg))
+    model = build_model(cfg, len(state["classes"]))
+    model.load_state_dict(state["model"])
+    return model.eval(), cfg, test_ds
+
+
+# ---------------------------------------------------------------------------------------------
+# configs
+
+
+def config_mismatch(folder: Path, cfg: TrainConfig) -> list[str]:
+    """How the config saved in run ``folder`` differs from ``cfg`` (empty: the same run)."""
+    try:
+        old = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError) as exc:
+        return [f"config.json unreadable ({exc})"]
+    return config_difference(old, cfg.to_dict())
+
+
+def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Human-readable differences between two config dicts (runtime-only fields ignored)."""
+    diff = []
+    for key in sorted(set(a) | set(b)):
+        if key in RUNTIME_FIELDS:
+            continue
+        # a key the run folder lacks was added to TrainConfig later: its default is what ran
+        va, vb = a.get(key, CONFIG_DEFAULTS.get(key)), b.get(key, CONFIG_DEFAULTS.get(key))
+        if isinstance(va, tuple):
+            va = list(va)
+        if isinstance(vb, tuple):
+            vb = list(vb)
+        if va != vb:
+            diff.append(f"{key}: {va!r} (run folder) != {vb!r} (now)")
+    return diff
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoints
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temp file, then rename: a crash mid-write leaves the old file intact."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def save_checkpoints(folder: Path, state: dict[str, Any], *, improved: bool) -> None:
+    """The epoch's ``last.pt``, and ``best.pt`` when the test accuracy ``improved``."""
+    save_checkpoint(folder / "last.pt", state)
+    if improved:
+        save_checkpoint(folder / "best.pt", state)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # zip/pickle errors of a truncated or foreign file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
+
+
+def rng_state() -> dict[str, Any]:
+    """The global RNG states (python, numpy, torch, cuda) for a checkpoint."""
+    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
+             "python": random.getstate()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    np.random.set_state(state["numpy"])
+    random.setstate(state["python"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# ---------------------------------------------------------------------------------------------
+# record files
+
+
+def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=METRIC_COLUMNS)
+            writer.writeheader()
+            for row in history:
+                writer.writerow({k: ("" if row[k] is None else row[k]) for k in METRIC_COLUMNS})
+
+
+def _write_predictions(path: Path, result: dict[str, Any], classes: list[str]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["video", "label", "prediction", *[f"score_{c}" for c in classes]])
+            for name, label, pred, scores in zip(result["names"], result["labels"], result["preds"],
+                                                 result["scores"]):
+                writer.writerow([name, classes[label], classes[pred], *[f"{s:.6f}" for s in scores]])
+
+
+def _write_confusion(path: Path, confusion: np.ndarray, classes: list[str]) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["label \\ prediction", *classes])
+            for cls, row in zip(classes, confusion):
+                writer.writerow([cls, *row.tolist()])
