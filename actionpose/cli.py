@@ -64,11 +64,15 @@ def _add_data_check(p: argparse.ArgumentParser) -> str:
 def _add_pose_extract(p: argparse.ArgumentParser) -> str:
     p.add_argument("input", help="a video file, a folder of videos (class sub-folders), or of frames")
     p.add_argument("--out", required=True, help="output root (JHMDB-format tree)")
-    p.add_argument("--estimator", default="mediapipe", help="mediapipe (default) or keypointrcnn")
+    p.add_argument(
+        "--estimator", default="mediapipe",
+        help="mediapipe (default), keypointrcnn, or package.module:Class (a PoseEstimator)",
+    )
     p.add_argument("--model-complexity", type=int, default=1, help="MediaPipe model (only 1 ships offline)")
     p.add_argument("--workers", type=_positive, default=1)
     p.add_argument("--max-frames", type=_positive, default=None, help="cap frames per clip")
     p.add_argument("--size", type=_size, default=None, help="resize frames to HxW before writing")
+    p.add_argument("--redo", action="store_true", help="re-extract clips done before with other options")
     return "actionpose.extract.pipeline:main"
 
 
