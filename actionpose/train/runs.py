@@ -9,7 +9,10 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import pickle
 import random
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -154,27 +157,65 @@ def save_checkpoints(folder: Path, state: dict[str, Any], *, improved: bool) -> 
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``, unpickled with ``weights_only=True`` only.
+
+    A checkpoint holds tensors and plain values (RNG states included, see ``rng_state``), so a
+    file that needs any other Python object is refused: unpickling it could run code (a
+    tampered file, or one written before the RNG states were stored as plain values).
+    """
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # zip/pickle errors of a truncated or foreign file
-        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({exc})") from exc
+        with warnings.catch_warnings():
+            # a raw pickle (not torch's zip format) warns about its protocol before it is refused
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise CheckpointError(f"{path}: refused, not loaded: it needs {found.group(1)}, and "
+                                  "unpickling that could run code (a tampered file, or a checkpoint "
+                                  "from an older actionpose); move it away to train this run afresh") from None
+        unsupported = re.search(r"Unsupported [^\n.]*", str(exc))
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint, not torch.save's format "
+                              f"({unsupported.group(0) if unsupported else _one_line(exc)})") from None
+    except Exception as exc:  # zip errors of a truncated or foreign file
+        raise CheckpointError(f"{path}: corrupt or unreadable checkpoint ({_first_sentence(exc)})") from exc
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not an actionpose checkpoint (holds a {type(state).__name__})")
+    return state
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _first_sentence(exc: BaseException) -> str:
+    return _one_line(exc).split(". ")[0].rstrip(".")
 
 
 def rng_state() -> dict[str, Any]:
-    """The global RNG states (python, numpy, torch, cuda) for a checkpoint."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-             "python": random.getstate()}
+    """The global RNG states (python, numpy, torch, cuda) as tensors and plain values, so that
+    the checkpoint holding them loads with ``weights_only=True``."""
+    kind, keys, pos, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {"torch": torch.get_rng_state(),
+             "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
+                       "has_gauss": int(has_gauss), "cached_gaussian": float(cached_gaussian)},
+             "python": {"version": version, "internal": list(internal), "gauss_next": gauss_next}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
 def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` returned."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    n = state["numpy"]
+    np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached_gaussian"]))
+    p = state["python"]
+    random.setstate((p["version"], tuple(p["internal"]), p["gauss_next"]))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
