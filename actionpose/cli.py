@@ -73,6 +73,10 @@ def _add_pose_extract(p: argparse.ArgumentParser) -> str:
     p.add_argument("--max-frames", type=_positive, default=None, help="cap frames per clip")
     p.add_argument("--size", type=_size, default=None, help="resize frames to HxW before writing")
     p.add_argument("--redo", action="store_true", help="re-extract clips done before with other options")
+    p.add_argument(
+        "--splits", metavar="SPLITS_DIR", default=None,
+        help="the dataset's official split files (HMDB51's or UCF101's format); default: a hashed split",
+    )
     return "actionpose.extract.pipeline:main"
 
 

@@ -36,7 +36,7 @@ from actionpose.data import jhmdb
 from actionpose.errors import ActionposeError, DataError, PoseError
 from actionpose.extract.estimators import PoseEstimator, estimate_clip, make_estimator
 from actionpose.extract.sources import ClipSource, find_clips, header_frames, read_source, resize
-from actionpose.extract.splits import hashed_splits
+from actionpose.extract.splits import SplitSpec, hashed_splits, read_split_files
 from actionpose.io import write_json
 
 __all__ = [
@@ -187,12 +187,45 @@ def _complete_clips(root: Path) -> dict[str, list[str]]:
     return clips
 
 
-def write_extracted_splits(root: str | Path) -> int:
-    """Rewrite the official-format splits over every complete clip; returns the clip count."""
+def _select(sources: list[ClipSource], spec: SplitSpec) -> tuple[list[ClipSource], list, list]:
+    """Sources listed as train or test somewhere; (path, reason) for the others; and the
+    listed-and-used videos not found, as (split file:line, message)."""
+    keep, skipped = [], []
+    for src in sources:
+        codes = spec.assignments.get((src.cls, src.video))
+        if codes is None:
+            skipped.append((str(src.path), f"not listed in any split file of {spec.folder}"))
+        elif not any(codes):
+            skipped.append((str(src.path), f"unused (0) in every split of {spec.folder}"))
+        else:
+            keep.append(src)
+    found = {(s.cls, s.video) for s in sources}
+    missing = [
+        (spec.line[key], f"listed video {key[0]}/{key[1]} is not in the input")
+        for key, codes in sorted(spec.assignments.items()) if any(codes) and key not in found
+    ]
+    return keep, skipped, missing
+
+
+def write_extracted_splits(root: str | Path, spec: SplitSpec | None = None) -> int:
+    """Write the tree's splits (official format) over its complete clips, from ``spec`` (clips it
+    does not list as train or test are left out) or hashed; split files of other classes or in
+    the list format are removed so the tree's splits are exactly these. Returns the clip count."""
     root = Path(root)
-    assignments = hashed_splits(_complete_clips(root))
+    clips = _complete_clips(root)
+    if spec is None:
+        assignments = hashed_splits(clips)
+    else:
+        assignments = [
+            (v, c, spec.assignments[(c, v)])
+            for c, videos in clips.items() for v in videos if any(spec.assignments.get((c, v), ()))
+        ]
     if assignments:
         jhmdb.write_splits(root, assignments, formats=("official",))
+        classes = {c for _, c, _ in assignments}
+        found = jhmdb.split_files(root)
+        for p in found["lists"] + [p for p in found["official"] if p.name.rsplit("_test_split", 1)[0] not in classes]:
+            p.unlink()
     return len(assignments)
 
 
@@ -205,6 +238,7 @@ def extract(
     workers: int = 1,
     max_frames: int | None = None,
     size: tuple[int, int] | None = None,
+    splits: str | Path | None = None,
     redo: bool = False,
     progress: bool = True,
 ) -> dict:
@@ -213,6 +247,10 @@ def extract(
     A clip already in the tree is kept when it was extracted with the same options
     (:func:`extraction_options`); with other options it is refused (naming the clip and what
     differs) unless ``redo``, which extracts it again.
+
+    ``splits``: a folder of the dataset's official split files (:func:`read_split_files`); only
+    the videos they list as train or test are extracted, and the tree's splits are theirs.
+    Without it the tree gets a hashed split, with a warning that results are not comparable.
 
     Summary keys: ``out``, ``clips`` (complete clips in the tree), ``extracted`` (this run),
     ``already_done`` (skipped as complete), ``skipped`` [(path, reason)], ``warnings``
@@ -225,6 +263,15 @@ def extract(
     if workers < 1:
         raise PoseError(f"workers must be >= 1, got {workers}")
     sources, skipped = find_clips(input)
+    spec = None if splits is None else read_split_files(splits)
+    if spec is None:
+        notes = [(str(root / jhmdb.SPLITS_DIR), (
+            "no --splits given: a hashed 70/30 split per class was written; results on it are not "
+            "comparable with published ones (give the dataset's official split files with --splits)"
+        ))]
+    else:
+        sources, unlisted, notes = _select(sources, spec)
+        skipped += unlisted
     check_out_folder(root)
     t0 = time.perf_counter()
     # build an estimator up front so a missing extra or a bad option fails before any work
@@ -245,7 +292,7 @@ def extract(
         per_clip = _run(todo, root, local, options, (estimator, model_complexity), workers, progress, skipped)
     finally:
         local.close()
-    n_clips = write_extracted_splits(root)
+    n_clips = write_extracted_splits(root, spec)
     seconds = time.perf_counter() - t0
     frames = sum(m["frames"] for m in per_clip.values())
     person = sum(m["person_frames"] for m in per_clip.values())
@@ -255,7 +302,7 @@ def extract(
         "extracted": len(per_clip),
         "already_done": len(sources) - len(todo),
         "skipped": skipped,
-        "warnings": [(m["source"], m["warning"]) for m in per_clip.values() if m["warning"]],
+        "warnings": notes + [(m["source"], m["warning"]) for m in per_clip.values() if m["warning"]],
         "frames": frames,
         "person_fraction": person / frames if frames else None,
         "seconds": seconds,
@@ -267,8 +314,8 @@ def extract(
     return summary
 
 
-def _run(todo, root, local, options, spec, workers, progress, skipped) -> dict:
-    """Extract ``todo`` here (``local``) or in worker processes (each builds ``spec`` =
+def _run(todo, root, local, options, build, workers, progress, skipped) -> dict:
+    """Extract ``todo`` here (``local``) or in worker processes (each builds ``build`` =
     (estimator, model_complexity)); failed clips go to ``skipped``."""
     from tqdm.auto import tqdm
 
@@ -286,7 +333,7 @@ def _run(todo, root, local, options, spec, workers, progress, skipped) -> dict:
         # spawn, not fork: a forked copy of MediaPipe's or torch's running threads can hang
         with ProcessPoolExecutor(
             max_workers=min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker, initargs=(*spec, os.getpid()),
+            initializer=_init_worker, initargs=(*build, os.getpid()),
         ) as pool:
             futures = {pool.submit(_worker_task, s, root, options): s for s in todo}
             for fut in as_completed(futures):
@@ -307,7 +354,7 @@ def main(args) -> int:
     summary = extract(
         args.input, args.out,
         estimator=args.estimator, model_complexity=args.model_complexity, workers=args.workers,
-        max_frames=args.max_frames, size=args.size, redo=args.redo, progress=sys.stderr.isatty(),
+        max_frames=args.max_frames, size=args.size, splits=args.splits, redo=args.redo, progress=sys.stderr.isatty(),
     )
     for name, meta in sorted(summary["per_clip"].items()):
         print(f"  {name}: {meta['frames']} frames, person in {meta['person_fraction']:.0%}")
