@@ -117,11 +117,19 @@ def _add_reproduce(p: argparse.ArgumentParser) -> str:
 
 
 def _add_figures(p: argparse.ArgumentParser) -> str:
-    p.add_argument("runs", nargs="?", default="runs", help="runs folder (default runs/)")
-    p.add_argument("--out", default="figures", help="figures folder (default figures/)")
+    p.add_argument("runs", nargs="?", default=None,
+                   help="runs or records folder (default: RESULTS/records, the committed records)")
+    p.add_argument("--out", default="figures", help="figures folder, replaced whole (default figures/)")
     p.add_argument("--results", default="results", help="where the CSV summaries go")
     p.add_argument("--preset", default=None, help="only runs of this preset (default: all)")
     return "actionpose.train.commands:figures"
+
+
+def _add_records_collect(p: argparse.ArgumentParser) -> str:
+    p.add_argument("runs", help="runs folder whose finished runs are copied")
+    p.add_argument("--to", default="results/records", help="records folder (default results/records)")
+    p.add_argument("--replace", action="store_true", help="overwrite records that differ")
+    return "actionpose.report.records:collect_main"
 
 
 def _add_list(p: argparse.ArgumentParser) -> str:
@@ -134,7 +142,8 @@ COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
     ("train",): ("train and evaluate one experiment", _add_train),
     ("reproduce",): ("run every report experiment, then the figures", _add_reproduce),
-    ("figures",): ("aggregate runs into results/*.csv and figures/", _add_figures),
+    ("figures",): ("aggregate runs or records into results/*.csv and figures/", _add_figures),
+    ("records", "collect"): ("copy finished runs' text records into results/records", _add_records_collect),
     ("list",): ("list experiments and presets", _add_list),
 }
 

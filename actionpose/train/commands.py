@@ -191,14 +191,12 @@ def _run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
 
 
 def figures(args) -> int:
-    from actionpose import plots
-    from actionpose.train.results import write_results
+    """Tables and figures from a runs folder, or from the committed records when none is named."""
+    from actionpose.report import write_report
 
-    preset = getattr(args, "preset", None)
-    paths = write_results(args.runs, args.results, preset)
-    made = plots.make_figures(args.results, args.out, preset)
-    for p in list(paths.values()) + made:
-        print(p)
+    source = args.runs if args.runs is not None else Path(args.results) / "records"
+    for path in write_report(source, args.results, args.out, getattr(args, "preset", None)):
+        print(path)
     return 0
 
 

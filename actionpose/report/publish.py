@@ -1,0 +1,49 @@
+"""The results set as one unit: every table of ``results/`` and every figure, built in full from
+run records before any of them replaces the previous set."""
+from __future__ import annotations
+
+from contextlib import ExitStack
+from pathlib import Path
+
+from actionpose.errors import DataError
+from actionpose.io import atomic_dir, atomic_path
+from actionpose.report.figures import render
+from actionpose.report.records import load
+from actionpose.report.tables import compare_all, report_markdown, summarise
+
+TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "curves.csv", "report.md")
+FIGURE_SUFFIXES = (".png", ".svg")
+
+
+def _check_figures_dir(path: Path) -> None:
+    """The figures folder is replaced whole: refuse one that holds anything but figures."""
+    if path.exists() and not path.is_dir():
+        raise DataError(path, "is a file, not a figures folder")
+    others = sorted(p.name for p in path.iterdir() if p.suffix not in FIGURE_SUFFIXES) if path.is_dir() else []
+    if others:
+        raise DataError(path, f"holds other files than figures ({', '.join(others[:3])}); "
+                              "it is replaced whole, so choose a folder of figures only")
+
+
+def write_report(source: str | Path, results_dir: str | Path, figures_dir: str | Path,
+                 preset: str | None = None) -> list[Path]:
+    """Tables into ``results_dir`` and figures into ``figures_dir`` from the runs or records
+    under ``source`` (only ``preset``'s if given). Nothing is written unless all of it could be
+    built: a malformed record, or no matching run, is an error before the first write."""
+    results_dir, figures_dir = Path(results_dir), Path(figures_dir)
+    records = load(source, preset)
+    _check_figures_dir(figures_dir)
+    runs = records.runs
+    texts = {
+        "runs.csv": runs.drop(columns=["path"]).to_csv(index=False),
+        "summary.csv": summarise(runs).to_csv(index=False),
+        "comparisons.csv": compare_all(runs).to_csv(index=False),
+        "curves.csv": records.curves.to_csv(index=False),
+        "report.md": report_markdown(runs),
+    }
+    with ExitStack() as stack:
+        figures_tmp = stack.enter_context(atomic_dir(figures_dir))
+        made = [figures_dir / p.name for p in render(records, figures_tmp)]
+        for name in TABLES:  # entered last, replaced first: the figures follow at once
+            stack.enter_context(atomic_path(results_dir / name)).write_text(texts[name])
+    return [results_dir / name for name in TABLES] + made

@@ -1,0 +1,151 @@
+"""Tables of the report: per-experiment summaries, the paired comparisons, the README's results
+table, the context-bias sweep, per-class and per-video views of two experiments."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from actionpose.report.comparisons import COMPARISONS
+from actionpose.report.records import load_predictions, load_runs
+from actionpose.report.stats import (
+    METRIC, binomial_se, ci95_over_splits, claim_holds, paired_difference, verdict)
+
+
+def summarise(runs: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
+    """Mean, 95% CI (over seeds, or over split means), run and split counts, and the mean
+    per-run test-set standard error, per (experiment, dataset, preset, context_bias)."""
+    keys = ["experiment", "dataset", "preset", "context_bias"]
+    rows = []
+    for key, group in runs.groupby(keys, dropna=False, sort=True):
+        mean, half = ci95_over_splits(group[metric], group["split"])
+        se = binomial_se(group[metric], group["test_videos"]) if "test_videos" in group else [np.nan]
+        rows.append({**dict(zip(keys, key)), "n": len(group), "mean": mean, "ci95": half,
+                     "seconds_mean": float(group["seconds"].mean()),
+                     "n_splits": group["split"].nunique(), "test_se_mean": float(np.mean(se))})
+    return pd.DataFrame(rows, columns=keys + ["n", "mean", "ci95", "seconds_mean", "n_splits",
+                                             "test_se_mean"])
+
+
+def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
+    """Every report comparison that has runs on both sides."""
+    rows = []
+    for comp in COMPARISONS:
+        row = paired_difference(runs, comp.baseline, comp.treatment, comp.dataset)
+        if row["n_pairs"] == 0:
+            continue
+        row.update({"key": comp.key, "title": comp.title, "claim": comp.claim})
+        row["verdict"] = verdict(row)
+        row["claim_holds"] = claim_holds(row, comp.expect)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pct(mean: float, half: float) -> str:
+    if np.isnan(mean):
+        return "–"
+    return f"{mean * 100:.1f}" + ("" if np.isnan(half) else f" ± {half * 100:.1f}")
+
+
+def report_markdown(runs: pd.DataFrame) -> str:
+    """The README's results table: each claim of the report, both accuracies, the paired
+    difference with its 95% CI over seeds, the number of paired runs, the test set's own
+    binomial standard error per run, and whether the claim holds."""
+    table = compare_all(runs[runs["context_bias"].isna()] if "context_bias" in runs else runs)
+    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | runs "
+             "| test-set SE per run (baseline / treatment) | difference | claim |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for row in table.to_dict("records"):
+        se = f"{row['baseline_test_se'] * 100:.1f} / {row['treatment_test_se'] * 100:.1f} pt"
+        lines.append(
+            f"| {row['claim']} | {row['dataset']} | {row['baseline']}: {_pct(row['baseline_mean'], row['baseline_ci95'])}"
+            f" | {row['treatment']}: {_pct(row['treatment_mean'], row['treatment_ci95'])}"
+            f" | {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {se}"
+            f" | {row['verdict']} | {row['claim_holds']} |")
+    return "\n".join(lines) + "\n"
+
+
+def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Pose benefit (treatment - baseline, paired over seeds) per context bias, for every puppet
+    comparison with sweep runs. Runs without an explicit bias count at the bias of the world they
+    trained on (``world_context_bias``), so the report runs are the sweep's point there."""
+    if runs.empty or "context_bias" not in runs:
+        return pd.DataFrame()
+    swept = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
+    runs = runs.copy()
+    if "world_context_bias" in runs:
+        runs["context_bias"] = runs["context_bias"].fillna(runs["world_context_bias"])
+    names = set(swept["experiment"])
+    rows = []
+    for comp in COMPARISONS:
+        if comp.dataset != "puppet" or comp.baseline not in names or comp.treatment not in names:
+            continue
+        for bias in sorted(runs.loc[runs["dataset"] == "puppet", "context_bias"].dropna().unique()):
+            d = paired_difference(runs, comp.baseline, comp.treatment, "puppet", context_bias=bias)
+            if d["n_pairs"]:
+                rows.append({"comparison": f"{comp.treatment} − {comp.baseline}", "context_bias": bias,
+                             **{k: d[k] for k in ("n_pairs", "baseline_mean", "treatment_mean",
+                                                  "delta_mean", "delta_ci95")}})
+    return pd.DataFrame(rows)
+
+
+def per_class_delta(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str) -> pd.DataFrame:
+    """Per-class test accuracy of both experiments (pooled over seeds) and their difference."""
+    rows = []
+    for name in (baseline, treatment):
+        p = load_predictions(runs, name, dataset)
+        rows.append((p["label"] == p["prediction"]).groupby(p["label"]).mean().rename(name))
+    table = pd.concat(rows, axis=1)
+    table["delta"] = table[treatment] - table[baseline]
+    return table.sort_values("delta", ascending=False)
+
+
+def disagreements(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
+                  seed: int = 0) -> pd.DataFrame:
+    """Test videos the treatment gets right and the baseline wrong (same seed and split)."""
+    a = load_predictions(runs, baseline, dataset)
+    b = load_predictions(runs, treatment, dataset)
+    a, b = a[a["seed"] == seed], b[b["seed"] == seed]
+    m = a.merge(b, on=["video", "label", "split"], suffixes=(f"_{baseline}", f"_{treatment}"))
+    right = (m[f"prediction_{treatment}"] == m["label"]) & (m[f"prediction_{baseline}"] != m["label"])
+    return m[right].drop(columns=[c for c in m.columns if c.startswith("seed")])
+
+
+@dataclass(frozen=True)
+class Paired:
+    """``treatment`` against ``baseline``: one row per (split, seed) pair, the paired difference
+    with its interval, what the difference says and, for a claim of the report, whether it holds."""
+
+    table: pd.DataFrame
+    difference: dict
+    verdict: str
+    claim: str | None
+
+    def __str__(self) -> str:
+        d = self.difference
+        text = (f"{d['treatment']} − {d['baseline']} on {d['dataset']}: "
+                f"{_pct(d['delta_mean'], d['delta_ci95'])} pt over {d['n_pairs']} pairs: {self.verdict}")
+        return text + (f"; claim: {self.claim}" if self.claim else "")
+
+
+def compare(source, baseline: str, treatment: str, dataset: str = "puppet",
+            preset: str | None = None, context_bias: float | None = None) -> Paired:
+    """Pair ``treatment`` with ``baseline`` on ``dataset``; ``source`` is a runs folder, a
+    records folder or a runs table. ``context_bias=None`` compares the preset's own world."""
+    runs = source if isinstance(source, pd.DataFrame) else load_runs(Path(source), preset)
+    if preset is not None:
+        runs = runs[runs["preset"] == preset]
+    d = paired_difference(runs, baseline, treatment, dataset, context_bias=context_bias)
+    sel = runs[runs["dataset"] == dataset]
+    sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
+    cols = ["split", "seed", METRIC] + (["test_video_se"] if "test_video_se" in sel else [])
+    a = sel[sel["experiment"] == baseline][cols]
+    b = sel[sel["experiment"] == treatment][cols]
+    table = a.merge(b, on=["split", "seed"], suffixes=(f" {baseline}", f" {treatment}"))
+    table["delta"] = table[f"{METRIC} {treatment}"] - table[f"{METRIC} {baseline}"]
+    comp = next((c for c in COMPARISONS if (c.baseline, c.treatment, c.dataset)
+                 == (baseline, treatment, dataset)), None)
+    claim = claim_holds(d, comp.expect) if comp and context_bias is None else None
+    return Paired(table.sort_values(["split", "seed"]).reset_index(drop=True), d, verdict(d), claim)
