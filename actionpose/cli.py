@@ -54,6 +54,19 @@ def _add_data_synth(p: argparse.ArgumentParser) -> str:
     return "actionpose.data.synthetic:main"
 
 
+def _add_data_export_pyskl(p: argparse.ArgumentParser) -> str:
+    p.add_argument("root", help="a JHMDB-format tree")
+    p.add_argument("--out", required=True, help="annotation pickle to write (e.g. jhmdb_2d.pkl)")
+    return "actionpose.data.interchange:main_export"
+
+
+def _add_data_import_pyskl(p: argparse.ArgumentParser) -> str:
+    p.add_argument("input", help="a pyskl/MMAction2 annotation pickle (loaded without running code)")
+    p.add_argument("--out", required=True, help="tree to write joints and splits into")
+    p.add_argument("--classes", default=None, help="class names by label, comma-separated (default class0, ...)")
+    return "actionpose.data.interchange:main_import"
+
+
 def _add_data_check(p: argparse.ArgumentParser) -> str:
     p.add_argument("root", help="a JHMDB-format tree")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -139,6 +152,8 @@ def _add_list(p: argparse.ArgumentParser) -> str:
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
+    ("data", "export-pyskl"): ("write a tree's joints as a pyskl/MMAction2 annotation pickle", _add_data_export_pyskl),
+    ("data", "import-pyskl"): ("read a pyskl/MMAction2 annotation pickle into a tree's joints", _add_data_import_pyskl),
     ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
     ("train",): ("train and evaluate one experiment", _add_train),
     ("reproduce",): ("run every report experiment, then the figures", _add_reproduce),
