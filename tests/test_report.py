@@ -155,6 +155,11 @@ def test_records_collect_copies_finished_runs_and_refuses_to_overwrite_others(tm
     assert "pass --replace" in capsys.readouterr().err and _snapshot(records) == before
     assert main(["records", "collect", str(runs), "--to", str(records), "--replace"]) == 0
     assert "2.5" in (record / "metrics.csv").read_text()
+    broken = runs / "c3d-pose" / "puppet-smoke-split1-seed1" / "predictions.csv"
+    broken.write_text("video,label\n")
+    assert main(["records", "collect", str(runs), "--to", str(records / "new")]) == 2
+    assert f"{broken}: missing column(s) ['prediction']" in capsys.readouterr().err
+    assert not (records / "new").exists()
 
 
 def test_committed_records_regenerate_results_byte_for_byte(tmp_path):

@@ -64,6 +64,17 @@ def _read_metrics(path: Path, epochs: int) -> pd.DataFrame:
     return df
 
 
+def _read_predictions(path: Path) -> pd.DataFrame:
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise DataError(path, f"malformed CSV ({str(exc).splitlines()[0]})") from exc
+    missing = sorted({"video", "label", "prediction"} - set(df.columns))
+    if missing or df.empty:
+        raise DataError(path, f"missing column(s) {missing}" if missing else "no test videos")
+    return df
+
+
 def read_record(folder: Path) -> tuple[dict, pd.DataFrame] | None:
     """(run row, curve rows) of a finished run or record folder; None if it is not finished.
     Every malformed file is a DataError naming it."""
@@ -147,7 +158,7 @@ def load_predictions(runs: pd.DataFrame, experiment: str, dataset: str) -> pd.Da
         path = Path(row.path) / "predictions.csv"
         if not path.is_file():
             raise DataError(path, "missing: this run's per-video predictions were not kept")
-        df = pd.read_csv(path)
+        df = _read_predictions(path)
         df["seed"], df["split"] = row.seed, row.split
         frames.append(df[["video", "label", "prediction", "seed", "split"]])
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
@@ -162,6 +173,8 @@ def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False
     plan = []
     for row in runs.itertuples():
         source = Path(row.path)
+        if (source / "predictions.csv").is_file():
+            _read_predictions(source / "predictions.csv")
         target = Path(records_dir) / row.experiment / row.dataset / source.name
         names = [n for n in RECORD_FILES if (source / n).is_file()]
         same = target.is_dir() and sorted(p.name for p in target.iterdir()) == names and all(
