@@ -2,6 +2,7 @@
 RNG states survive a checkpoint, and the folder lock keeps one writer per run."""
 from __future__ import annotations
 
+import json
 import os
 import pickle
 import random
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionpose.errors import CheckpointError
+from actionpose.errors import CheckpointError, RunError
 from actionpose.io import write_json
 from actionpose.train import runs
 from actionpose.train.experiments import make_config
@@ -110,3 +111,65 @@ def test_truncated_foreign_and_non_dict_checkpoints_are_refused(tmp_path):
     torch.save(torch.zeros(2), path)
     with pytest.raises(CheckpointError, match=r"last.pt: not an actionpose checkpoint \(holds a Tensor\)$"):
         runs.load_checkpoint(path)
+
+
+_HOLD = """
+import sys, time
+from pathlib import Path
+from actionpose.train import runs
+runs.lock_run(Path(sys.argv[1]))
+print("locked", flush=True)
+if sys.argv[2] == "die":
+    import os; os._exit(0)  # ends without giving the lock back, like a killed process
+time.sleep(60)
+"""
+
+
+def _hold_lock(folder: Path, mode: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder), mode], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_writer_of_a_run_folder_is_refused(tmp_path):
+    cfg = make_config("c3d", "smoke")
+    folder = runs.run_dir(cfg, tmp_path)
+    holder = _hold_lock(folder, "hold")
+    try:
+        (folder / "metrics.csv").write_text("epoch\n1\n")
+        with pytest.raises(RunError, match=rf"^{folder}: in use by pid {holder.pid} on \S+ \(started "):
+            runs.lock_run(folder)
+        result = _cli("train", "c3d", "--preset", "smoke", "--out", str(tmp_path), "--quiet")
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"actionpose: error: {folder}: in use by pid {holder.pid}")
+        assert (folder / "metrics.csv").read_text() == "epoch\n1\n"  # the holder's files are untouched
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_stale_lock_of_an_ended_process_is_taken_over(tmp_path, capsys):
+    folder = tmp_path / "run"
+    dead = _hold_lock(folder, "die")
+    dead.wait()
+    assert (folder / runs.LOCK_NAME).read_text().startswith(f'{{"pid": {dead.pid}')
+    runs.lock_run(folder)
+    try:
+        assert capsys.readouterr().err.startswith(f"{folder}: taking over the lock of pid {dead.pid} on ")
+        assert json.loads((folder / runs.LOCK_NAME).read_text())["pid"] == os.getpid()
+        runs.lock_run(folder)  # held by this process already: no-op
+    finally:
+        runs.unlock_run(folder)
+    assert not (folder / runs.LOCK_NAME).exists()
+    runs.lock_run(folder)  # free again
+    runs.unlock_run(folder)
+    assert capsys.readouterr().err == ""
+
+
+def test_unwritable_run_folder_is_a_one_line_error(tmp_path):
+    (tmp_path / "out").write_text("a file, not a folder")
+    with pytest.raises(RunError, match=r"out/c3d/puppet-smoke-split1-seed0: cannot write the run folder \(Not a directory\)$"):
+        runs.lock_run(runs.run_dir(make_config("c3d", "smoke"), tmp_path / "out"))

@@ -29,11 +29,13 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from actionpose.errors import CheckpointError, ConfigError, DataError
 from actionpose.io import write_json
+from actionpose.models.registry import build_model, compute_loss, forward, get_family, get_pose_mode
+from actionpose.models.registry import heatmap_size as registry_heatmap_size
+from actionpose.models.registry import modalities
 from actionpose.train.experiments import TrainConfig, dataset_label
 from actionpose.train.runs import (METRIC_COLUMNS, _write_confusion, _write_metrics, _write_predictions,
-                                   prepare_run, run_dir, rng_state, save_checkpoints, set_rng_state)
-
-FEATURE_STRIDE = 32
+                                   prepare_run, run_dir, rng_state, save_checkpoints, set_rng_state,
+                                   unlock_run)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,6 +79,24 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
         if amp == "bf16" or (amp == "auto" and cpu_supports_bf16()):
             return torch.bfloat16
     return None
+
+
+def amp_dtype_for(cfg: TrainConfig, device: torch.device, model: nn.Module) -> torch.dtype | None:
+    """The autocast dtype a run of ``cfg`` trains ``model`` in on ``device``; with
+    ``depthwise_fp32`` under CPU bf16 it also keeps ``model``'s depthwise convs in fp32."""
+    dtype = autocast_dtype(cfg.amp, device)
+    if cfg.amp == "auto" and device.type == "cpu" and not get_family(cfg.family).cpu_bf16:
+        # bf16 training of the 3-D CNNs on CPU (oneDNN) returns NaN gradients in a few percent
+        # of steps, which no isolated Conv3d reproduces; amp=bf16 still forces it (non-finite
+        # steps are then skipped and counted).
+        dtype = None
+    if cfg.deterministic and device.type == "cpu" and dtype is not None:
+        dtype = None  # oneDNN's bf16 kernels differ from run to run; determinism needs fp32
+    if cfg.depthwise_fp32 and device.type == "cpu" and dtype == torch.bfloat16:
+        from actionpose.models.precision import keep_depthwise_fp32
+
+        keep_depthwise_fp32(model)
+    return dtype
 
 
 @dataclasses.dataclass
@@ -196,98 +216,23 @@ def resolve_data_root(cfg: TrainConfig, *, data_dir: str | Path | None = None) -
     return root
 
 
-def needs(cfg: TrainConfig) -> dict[str, Any]:
-    """Which modalities the run reads, and the heatmap size the model wants."""
-    mods: list[str] = []
-    if cfg.family != "pose_only":
-        mods.append("frames")
-    if cfg.pose in ("weaken", "mask_channel", "pose_only"):
-        mods.append("mask")
-    if cfg.pose in ("heatmaps_concat", "heatmaps_reg"):
-        mods.append("joints")
-    if cfg.temporal_input == "flow" and cfg.family == "two_stream":
-        mods.append("flow")
-    return {"modalities": tuple(mods)}
-
-
 def build_datasets(cfg: TrainConfig, root: Path, *, heatmap_size=None, cache_dir=None, uint8=False):
     """Train and test datasets of the official split ``cfg.split`` (``uint8``: video and masks
-    stay uint8 until :func:`_to_device` converts the batch, as ``fit`` does)."""
+    stay uint8 until :func:`to_device` converts the batch, as ``fit`` does)."""
     from actionpose.data.dataset import JHMDB
 
     common = dict(
         uint8=uint8,
         split=cfg.split, num_frames=cfg.num_frames, size=tuple(cfg.size),
         heatmap_size=heatmap_size, heatmap_sigma=cfg.heatmap_sigma, cache_dir=cache_dir,
-        mask_from_joints=cfg.pose in ("weaken", "mask_channel", "pose_only"),
-        **needs(cfg),
+        mask_from_joints="mask" in get_pose_mode(cfg.pose).reads,
+        modalities=modalities(cfg),
     )
     train = JHMDB(root, subset="train", **common)
     test = JHMDB(root, subset="test", clips_per_video=cfg.clips_per_video, **common)
     if train.classes != test.classes:
         raise DataError(root, "train and test splits list different classes")
     return train, test
-
-
-def build_model(cfg: TrainConfig, num_classes: int) -> nn.Module:
-    """The model named by ``cfg.family`` with the config's settings."""
-    from actionpose import models
-
-    h, w = cfg.size
-    if cfg.family == "c3d":
-        return models.c3d(num_classes=num_classes, width=cfg.width, fc_dim=cfg.fc_dim,
-                          num_frames=cfg.num_frames, size=(h, w), dropout=cfg.dropout,
-                          batch_norm=cfg.batch_norm,
-                          in_channels=4 if cfg.pose == "mask_channel" else 3)
-    if cfg.family == "pose_only":
-        return models.pose_only(num_classes=num_classes, in_channels=1, width=cfg.width,
-                                fc_dim=cfg.fc_dim, num_frames=cfg.num_frames, size=(h, w),
-                                dropout=cfg.dropout)
-    if cfg.family == "attention":
-        pose = {"heatmaps_concat": "concat", "heatmaps_reg": "regularized"}.get(cfg.pose)
-        return models.attention_pool(num_classes=num_classes, backbone=cfg.backbone,
-                                     weights=cfg.weights, pose=pose, dropout=cfg.dropout)
-    if cfg.family == "two_stream":
-        return models.two_stream(num_classes=num_classes, spatial_backbone=cfg.backbone,
-                                 temporal_backbone=cfg.temporal_backbone,
-                                 num_frames=cfg.num_frames, temporal_input=cfg.temporal_input,
-                                 init_mode=cfg.init_mode, weights=cfg.weights,
-                                 streams=tuple(cfg.streams))
-    raise ConfigError(f"unknown family {cfg.family!r}")
-
-
-def model_inputs(cfg: TrainConfig, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The keyword inputs of the model for one batch; pose enters here, not in the model."""
-    from actionpose.pose.render import weaken_background
-
-    if cfg.family == "pose_only":
-        return {"x": batch["mask"]}
-    video = batch["video"]
-    if cfg.pose == "weaken":
-        video = weaken_background(video, batch["mask"], cfg.background_factor)
-    elif cfg.pose == "mask_channel":
-        video = torch.cat([video, batch["mask"]], dim=1)
-    if cfg.family == "c3d":
-        return {"x": video}
-    if cfg.family == "attention":
-        return {"video": video, "heatmaps": batch.get("heatmaps") if cfg.pose != "none" else None}
-    inputs = {"video": video}
-    if cfg.temporal_input == "flow":
-        inputs["flow"] = batch["flow"]
-    return inputs
-
-
-def _outputs(out) -> dict[str, Any]:
-    return out if isinstance(out, dict) else {"logits": out}
-
-
-def compute_loss(cfg: TrainConfig, out: dict[str, Any], labels: torch.Tensor) -> torch.Tensor:
-    """Cross-entropy on every training head (two-stream: each stream on its own) + aux loss."""
-    heads = out.get("train_logits") or [out["logits"]]
-    loss = sum(F.cross_entropy(h.float(), labels, label_smoothing=cfg.label_smoothing) for h in heads)
-    if out.get("aux_loss") is not None:
-        loss = loss + cfg.aux_weight * out["aux_loss"].float()
-    return loss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,9 +279,9 @@ def evaluate(cfg: TrainConfig, model: nn.Module, loader: DataLoader, device: tor
     rows: list[tuple[str, int, int, np.ndarray]] = []
     total_loss, count = 0.0, 0
     for batch in loader:
-        batch = _to_device(batch, device, cfg)
+        batch = to_device(batch, device, cfg)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-            out = _outputs(model(**model_inputs(cfg, batch)))
+            out = forward(cfg, model, batch)
         logits = out["logits"].float()
         loss = F.cross_entropy(logits, batch["label"], reduction="sum")
         total_loss += float(loss)
@@ -380,7 +325,7 @@ def evaluate(cfg: TrainConfig, model: nn.Module, loader: DataLoader, device: tor
     }
 
 
-def _to_device(batch: dict[str, Any], device: torch.device, cfg: TrainConfig) -> dict[str, Any]:
+def to_device(batch: dict[str, Any], device: torch.device, cfg: TrainConfig) -> dict[str, Any]:
     """The batch on ``device``; uint8 video/masks travel as uint8 and become float there."""
     from actionpose.data.clips import to_float_inputs
 
@@ -410,14 +355,7 @@ def default_cache_dir(root: Path) -> Path:
     return data_root() / ".cache" / f"{Path(root).name}-{digest}"
 
 
-def _heatmap_size(cfg: TrainConfig) -> tuple[int, int] | None:
-    """Heatmaps at the backbone's feature-map size for the attention pose variants.
-
-    Every supported backbone (ResNet, EfficientNet-Lite0) ends at stride 32 with 'same'
-    padding, so the map is ceil(H / 32) x ceil(W / 32); fit() checks the model agrees."""
-    if cfg.pose not in ("heatmaps_concat", "heatmaps_reg"):
-        return None
-    return (-(-cfg.size[0] // FEATURE_STRIDE), -(-cfg.size[1] // FEATURE_STRIDE))
+_heatmap_size = registry_heatmap_size  # read by actionpose.train.runs.load_run
 
 
 def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
@@ -448,7 +386,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
     random.seed(cfg.seed)
 
     root = Path(data_root) if data_root is not None else resolve_data_root(cfg)
-    heatmap_size = _heatmap_size(cfg)
+    heatmap_size = registry_heatmap_size(cfg)
     train_ds, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size,
                                        cache_dir=cache_dir or default_cache_dir(root), uint8=True)
     num_classes = len(train_ds.classes)
@@ -467,30 +405,15 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
                               drop_last=len(train_sampler) > cfg.batch_size, **loader_kw)
     test_loader = DataLoader(SeededItems(test_ds), sampler=test_sampler, **loader_kw)
 
+    family = get_family(cfg.family)
     model = build_model(cfg, num_classes).to(device)
-    if heatmap_size is not None and getattr(model, "feature_stride", FEATURE_STRIDE) != FEATURE_STRIDE:
-        raise ConfigError(f"backbone {cfg.backbone!r} has feature stride {model.feature_stride}, "
-                          f"the heatmaps were made for {FEATURE_STRIDE}")
     if cfg.channels_last:
-        fmt = torch.channels_last_3d if cfg.family in ("c3d", "pose_only") else torch.channels_last
-        model = model.to(memory_format=fmt)
+        model = model.to(memory_format=family.memory_format)
     optimizer = build_optimizer(cfg, model)
     steps_per_epoch = len(train_loader)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda step: lr_factor(cfg, step, steps_per_epoch))
-    amp_dtype = autocast_dtype(cfg.amp, device)
-    if cfg.amp == "auto" and device.type == "cpu" and cfg.family in ("c3d", "pose_only"):
-        # Measured here (torch 2.14.1, oneDNN): bf16 training of the 3-D CNNs returns NaN
-        # gradients in ~1-8% of steps, which no isolated Conv3d reproduces; fp32 is the safe
-        # default on CPU. amp=bf16 still forces it (non-finite steps are then skipped, counted).
-        amp_dtype = None
-    if cfg.deterministic and device.type == "cpu" and amp_dtype is not None:
-        # oneDNN's bf16 kernels give run-to-run differences (measured); determinism needs fp32
-        amp_dtype = None
-    if cfg.depthwise_fp32 and device.type == "cpu" and amp_dtype == torch.bfloat16:
-        from actionpose.models.precision import keep_depthwise_fp32
-
-        keep_depthwise_fp32(model)
+    amp_dtype = amp_dtype_for(cfg, device, model)
     scaler = torch.amp.GradScaler("cuda", enabled=device.type == "cuda" and amp_dtype == torch.float16)
 
     start_epoch, best_acc, history = 0, -1.0, []
@@ -528,9 +451,9 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         epoch_lr = optimizer.param_groups[0]["lr"]  # at the epoch's first step
         bar = _progress(train_loader, progress and dist.main, f"{cfg.experiment} {epoch + 1}/{cfg.epochs}")
         for batch in bar:
-            batch = _to_device(batch, device, cfg)
+            batch = to_device(batch, device, cfg)
             with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                out = _outputs(train_model(**model_inputs(cfg, batch)))
+                out = forward(cfg, train_model, batch)
             loss = compute_loss(cfg, out, batch["label"])
             if not torch.isfinite(loss):
                 raise ConfigError(f"{folder}: loss became {float(loss)} at epoch {epoch + 1}; "
@@ -594,6 +517,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
             save_checkpoints(folder, ckpt, improved=improved)
         epochs_this_call += 1
         if stop_after_epochs is not None and epochs_this_call >= stop_after_epochs and epoch + 1 < cfg.epochs:
+            unlock_run(folder)
             return {"complete": False, "epoch": epoch + 1}
 
     if result is None:  # resumed a finished run: evaluate the final weights again
@@ -625,6 +549,7 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         _write_predictions(folder / "predictions.csv", result, train_ds.classes)
         _write_confusion(folder / "confusion.csv", result["confusion"], train_ds.classes)
         write_json(folder / "summary.json", summary)
+        unlock_run(folder)
     return summary
 
 

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import fcntl
 import json
+import os
 import pickle
 import random
 import re
+import socket
+import sys
+import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
-from actionpose.errors import CheckpointError, ConfigError
+from actionpose.errors import CheckpointError, ConfigError, RunError
 from actionpose.io import atomic_path
 from actionpose.train.experiments import TrainConfig
 
@@ -54,10 +59,11 @@ def prepare_run(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool = Tr
     With ``resume``, ``last.pt`` is continued (refused if the folder's config differs). Without,
     an earlier attempt at the same config is cleared, but never another config's results (an
     override such as background_factor=0.1 keeps the preset's folder name). ``main``: this is the
-    process that writes (rank 0); the others only read the checkpoint.
+    process that writes (rank 0): it takes the folder's lock (``lock_run``); the others only
+    read the checkpoint.
     """
     if main:
-        folder.mkdir(parents=True, exist_ok=True)
+        lock_run(folder)
     ckpt_path = folder / "last.pt"
     if resume and ckpt_path.is_file():
         old = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
@@ -107,6 +113,76 @@ def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
     model = build_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
     return model.eval(), cfg, test_ds
+
+
+# ---------------------------------------------------------------------------------------------
+# one writer per run folder
+
+LOCK_NAME = ".lock"
+_HELD: dict[Path, IO[str]] = {}  # run folders this process holds, by resolved path
+
+
+def lock_run(folder: Path) -> None:
+    """Take ``folder``'s lock for this process, or raise RunError naming the process that holds it.
+
+    The lock is ``flock`` on ``folder/.lock``: the kernel drops it when the holder exits, however
+    it dies, so a lock left by a killed process is simply taken over (said on stderr). The file
+    records the holder's pid, host and start time for the message. Taking a lock this process
+    already holds is a no-op; ``unlock_run`` gives it back.
+    """
+    key = folder.resolve()
+    if key in _HELD:
+        return
+    path = folder / LOCK_NAME
+    while True:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fh = open(path, "a+")
+        except OSError as exc:
+            raise RunError(f"{folder}: cannot write the run folder ({exc.strerror})") from None
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _holder(fh)
+            fh.close()
+            raise RunError(f"{folder}: in use by {holder}; another train of this experiment with the "
+                           "same --out would mix two runs in one folder, so wait for it or stop it") from None
+        try:
+            same_file = os.fstat(fh.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same_file = False
+        if same_file:
+            break
+        fh.close()  # the holder removed the file as we opened it: lock the new one
+    fh.seek(0)
+    if fh.read().strip():  # the holder died without giving the lock back
+        print(f"{folder}: taking over the lock of {_holder(fh)}, which has ended", file=sys.stderr)
+    fh.seek(0)
+    fh.truncate()
+    fh.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                         "started": time.strftime("%Y-%m-%d %H:%M:%S")}) + "\n")
+    fh.flush()
+    _HELD[key] = fh
+
+
+def unlock_run(folder: Path) -> None:
+    """Give back ``folder``'s lock if this process holds it (the lock file is removed)."""
+    fh = _HELD.pop(folder.resolve(), None)
+    if fh is None:
+        return
+    (folder / LOCK_NAME).unlink(missing_ok=True)
+    fcntl.flock(fh, fcntl.LOCK_UN)  # explicit: forked DataLoader workers share the descriptor
+    fh.close()
+
+
+def _holder(fh: IO[str]) -> str:
+    """'pid N on HOST (started T)' from an open lock file."""
+    fh.seek(0)
+    try:
+        info = json.loads(fh.read())
+        return f"pid {info['pid']} on {info['host']} (started {info['started']})"
+    except (ValueError, KeyError, TypeError):
+        return "another process (its lock file names none)"
 
 
 # ---------------------------------------------------------------------------------------------
