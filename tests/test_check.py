@@ -11,7 +11,8 @@ import pytest
 import scipy.io
 
 from actionpose.data import jhmdb as J
-from actionpose.data.check import check_tree, main, mat_variables, probe_mask
+from actionpose.data.check import check_tree, main
+from actionpose.data.jhmdb import mat_variables, probe_mask
 from actionpose.errors import DataError
 from test_dataset import T, _mask_from_pose, make_tree
 

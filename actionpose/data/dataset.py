@@ -1,6 +1,6 @@
 """The JHMDB torch Dataset: one clip per item, every modality moved by the same transform.
 
-Sample contract (DESIGN.md): ``video`` (3, T, H, W) float ImageNet-normalised, ``mask``
+Sample contract: ``video`` (3, T, H, W) float ImageNet-normalised, ``mask``
 (1, T, H, W) in [0, 1], ``joints`` (T, 15, 2) 0-based pixels of the output frame (x = column;
 a missing joint, NaN in the file, is (-1, -1) with confidence 0), ``joint_conf`` (T, 15),
 ``heatmaps`` (15, T, h, w) when ``heatmap_size`` is given, ``flow`` (2, T-1, H, W) for the
@@ -20,7 +20,6 @@ import torch
 from torch.utils.data import Dataset
 
 from actionpose.data import jhmdb as J
-from actionpose.data.check import _split_file, probe_frames, probe_joints, probe_mask, probe_video
 from actionpose.data.clips import (
     FULL_FRAME, SAMPLERS, ClipCache, random_crop_box, resize_uint8, resized_crop,
     sample_indices, source_key, to_float_inputs, transform_joints,
@@ -140,7 +139,6 @@ class JHMDB(Dataset):
 
         self.classes: list[str] = J.modality_classes(self.root)
         entries = [e for e in J.read_split(self.root, split) if e.subset == subset]
-        self._split_format = "official" if J.split_files(self.root)["official"] else "lists"
         self.skipped: list[tuple[str, str]] = []
         self._clips: list[_Clip] = []
         for e in entries:
@@ -178,18 +176,18 @@ class JHMDB(Dataset):
 
     def _probe(self, e: J.SplitEntry) -> _Clip:
         root, cls, video = self.root, e.cls, e.video
-        listed = f"listed in {_split_file(root, self.split, self._split_format, cls, e.subset)}"
+        listed = f"listed in {e.source}"
         if cls not in self.classes:
             raise DataError(root, f"unknown class {cls!r} for video {video!r} ({listed})")
         clip = _Clip(cls, video, self.classes.index(cls), 0)
         if self._need_frames:
             fdir = J.frames_dir(root, cls, video)
             if fdir.is_dir():
-                fp = probe_frames(root, cls, video)
+                fp = J.probe_frames(root, cls, video)
                 clip.frame_files, clip.frame_size = fp.files, fp.size
                 clip.lengths["frames"] = fp.count
             elif J.video_path(root, cls, video).is_file():
-                vp = probe_video(root, cls, video)
+                vp = J.probe_video(root, cls, video)
                 clip.video_file, clip.frame_size = vp.path, vp.size
             else:
                 raise DataError(fdir, f"video does not exist: no frame folder and no "
@@ -197,7 +195,7 @@ class JHMDB(Dataset):
         if "mask" in self.modalities:
             mpath = J.mask_path(root, cls, video)
             if mpath.is_file():
-                H, W, T = probe_mask(root, cls, video)
+                H, W, T = J.probe_mask(root, cls, video)
                 clip.mask_file, clip.mask_size = mpath, (H, W)
                 clip.lengths["mask"] = T
             elif self.mask_from_joints:
@@ -211,7 +209,7 @@ class JHMDB(Dataset):
             jpath = J.joints_path(root, cls, video)
             if not jpath.is_file():
                 raise DataError(jpath, f"file not found ({listed})")
-            jf = probe_joints(root, cls, video)
+            jf = J.probe_joints(root, cls, video)
             clip.joints, clip.joint_conf = jf.joints_xy(), jf.joint_confidence()
             clip.lengths["joints"] = jf.num_frames
             if clip.native_size is None:
@@ -230,9 +228,9 @@ class JHMDB(Dataset):
         """Native frame size for joints when neither frames nor masks are loaded."""
         try:
             if J.frames_dir(self.root, cls, video).is_dir():
-                return probe_frames(self.root, cls, video).size
+                return J.probe_frames(self.root, cls, video).size
             if J.mask_path(self.root, cls, video).is_file():
-                return probe_mask(self.root, cls, video)[:2]
+                return J.probe_mask(self.root, cls, video)[:2]
         except DataError:
             pass  # the modality is not requested: its problems are not this dataset's
         return self.frame_size

@@ -1,4 +1,4 @@
-"""JHMDB's on-disk format: read and write it exactly (see DESIGN.md).
+"""JHMDB's on-disk format: read and write it exactly, and probe what a clip holds cheaply.
 
 Layout under a root::
 
@@ -11,91 +11,28 @@ Layout under a root::
     splits/JHMDB_{train,test}<k>.txt                  "<video> <class index 1..21>"
 
 Everything here works on one file at a time and raises :class:`DataError` naming the file.
+This module is the format's one entry point: the layout (:mod:`.layout`), the split files
+(:mod:`.splits`) and the .mat reader (:mod:`.matfile`) are importable from here.
 The pose extractor adds an optional ``confidence`` (15, T) array to joint_positions.mat; a NaN
 joint is legal only where that confidence is 0 (no person found).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from actionpose.data.layout import (
+    FRAMES_DIR, JOINTS_DIR, JOINTS_FILE, MASK_DIR, MASK_FILE, MODALITY_DIRS, NUM_JOINTS, NUM_SPLITS,
+    SPLITS_DIR, VIDEO_EXTENSIONS, VIDEOS_DIR, frames_dir, joints_path, mask_path, video_path,
+)
+from actionpose.data.matfile import loadmat, mat_variables, savemat
+from actionpose.data.splits import (
+    SplitEntry, folder_classes, modality_classes, read_split, split_files, write_splits,
+)
 from actionpose.errors import DataError
 from actionpose.io import atomic_dir, atomic_path
-
-FRAMES_DIR = "Rename_Images"
-VIDEOS_DIR = "ReCompress_Videos"
-JOINTS_DIR = "joint_positions"
-MASK_DIR = "puppet_mask"
-SPLITS_DIR = "splits"
-JOINTS_FILE = "joint_positions.mat"
-MASK_FILE = "puppet_mask.mat"
-NUM_JOINTS = 15
-NUM_SPLITS = 3
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".mpg", ".mpeg", ".m4v")
-
-# modality name -> folder under the root
-MODALITY_DIRS = {"frames": FRAMES_DIR, "video": VIDEOS_DIR, "joints": JOINTS_DIR, "mask": MASK_DIR}
-
-
-# --------------------------------------------------------------------------------------------
-# paths
-
-
-def frames_dir(root: str | Path, cls: str, video: str) -> Path:
-    return Path(root) / FRAMES_DIR / cls / video
-
-
-def video_path(root: str | Path, cls: str, video: str) -> Path:
-    """The clip's video file; ``.avi`` unless another supported extension exists."""
-    base = Path(root) / VIDEOS_DIR / cls
-    for ext in VIDEO_EXTENSIONS:
-        candidate = base / f"{video}{ext}"
-        if candidate.exists():
-            return candidate
-    return base / f"{video}.avi"
-
-
-def joints_path(root: str | Path, cls: str, video: str) -> Path:
-    return Path(root) / JOINTS_DIR / cls / video / JOINTS_FILE
-
-
-def mask_path(root: str | Path, cls: str, video: str) -> Path:
-    return Path(root) / MASK_DIR / cls / video / MASK_FILE
-
-
-# --------------------------------------------------------------------------------------------
-# .mat files
-
-
-def _loadmat(path: Path) -> dict:
-    import scipy.io
-
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    try:
-        return scipy.io.loadmat(str(path))
-    except Exception as exc:  # scipy raises ValueError, TypeError, OSError... for bad files
-        raise DataError(
-            path, f"not a readable MATLAB .mat file (truncated or another format): {exc}"
-        ) from exc
-
-
-_MAT_HEADER = b"MATLAB 5.0 MAT-file, written by actionpose".ljust(116, b" ")
-
-
-def _savemat(path: Path, data: dict) -> None:
-    """A MATLAB v5 file with a fixed header: scipy's savemat stamps the time into it, which
-    would make the same data give different bytes."""
-    from scipy.io.matlab._mio5 import MatFile5Writer
-
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            # 116 bytes text, 8 bytes subsystem offset, version 0x0100, endian "IM" (little)
-            fh.write(_MAT_HEADER + b"\x00" * 8 + (0x0100).to_bytes(2, "little") + b"IM")
-            MatFile5Writer(fh, do_compression=True, oned_as="row").put_variables(data, write_header=False)
 
 
 @dataclass
@@ -129,7 +66,7 @@ class JointsFile:
 def read_joints(path: str | Path) -> JointsFile:
     """Read and validate a joint_positions.mat."""
     path = Path(path)
-    mat = _loadmat(path)
+    mat = loadmat(path)
     if "pos_img" not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise DataError(path, f"no variable 'pos_img' (found {keys})")
@@ -187,13 +124,13 @@ def write_joints(
         data["viewpoint"] = np.array([viewpoint])
     if confidence is not None:
         data["confidence"] = np.asarray(confidence, np.float32)
-    _savemat(path, data)
+    savemat(path, data)
 
 
 def read_mask(path: str | Path) -> np.ndarray:
     """Read and validate a puppet_mask.mat: uint8 (H, W, T) with values {0, 1}."""
     path = Path(path)
-    mat = _loadmat(path)
+    mat = loadmat(path)
     if "part_mask" not in mat:
         keys = sorted(k for k in mat if not k.startswith("__"))
         raise DataError(path, f"no variable 'part_mask' (found {keys})")
@@ -217,7 +154,7 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     mask = np.asarray(mask)
     if mask.ndim != 3:
         raise ValueError(f"{path}: part_mask must be (H, W, T), got {mask.shape}")
-    _savemat(Path(path), {"part_mask": (mask > 0).astype(np.uint8)})
+    savemat(Path(path), {"part_mask": (mask > 0).astype(np.uint8)})
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,157 +249,98 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# splits
-
-_OFFICIAL = re.compile(r"^(?P<cls>.+)_test_split(?P<k>\d+)\.txt$")
-_LISTS = re.compile(r"^JHMDB_(?P<subset>train|test)(?P<k>\d+)\.txt$")
+# probes: what a clip holds, read as cheaply as possible
 
 
-@dataclass(frozen=True)
-class SplitEntry:
-    video: str
-    cls: str
-    subset: str  # "train" | "test"
+@dataclass
+class FramesProbe:
+    files: list[Path]
+    size: tuple[int, int]  # (H, W)
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
 
 
-def split_files(root: str | Path) -> dict[str, list[Path]]:
-    """The split files present under ``root/splits``, by format ("official", "lists")."""
-    folder = Path(root) / SPLITS_DIR
-    found: dict[str, list[Path]] = {"official": [], "lists": []}
-    if folder.is_dir():
-        for p in sorted(folder.iterdir()):
-            if _OFFICIAL.match(p.name):
-                found["official"].append(p)
-            elif _LISTS.match(p.name):
-                found["lists"].append(p)
-    return found
+@dataclass
+class VideoProbe:
+    path: Path
+    count: int | None  # the container's frame count (None: unknown)
+    size: tuple[int, int]
 
 
-def folder_classes(root: str | Path) -> list[str]:
-    """Sorted names of the class folders under any modality folder (hidden ones skipped)."""
-    root = Path(root)
-    names: set[str] = set()
-    for sub in MODALITY_DIRS.values():
-        d = root / sub
-        if d.is_dir():
-            names.update(p.name for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return sorted(names)
+def _png_size(path: Path) -> tuple[int, int]:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+    except Exception as exc:
+        raise DataError(path, f"unreadable image header (corrupt or not an image): {exc}") from exc
+    return int(h), int(w)
 
 
-def modality_classes(root: str | Path) -> list[str]:
-    """Sorted class names: those of the official ``<class>_test_split<k>.txt`` files when the
-    tree has them (a stray folder then cannot shift the class indices), else the class folders."""
-    official = split_files(root)["official"]
-    if official:
-        return sorted({_OFFICIAL.match(p.name).group("cls") for p in official})
-    return folder_classes(root)
+def probe_frames(root: str | Path, cls: str, video: str, *, decode_ends: bool = False) -> FramesProbe:
+    """The clip's PNG/JPG frames: file list and frame size (from the first file's header).
 
-
-def read_split(root: str | Path, split: int = 1, classes: list[str] | None = None) -> list[SplitEntry]:
-    """Official split ``split`` (1..3) as a list of (video, class, subset), unused clips dropped.
-
-    Reads ``<class>_test_split<k>.txt`` if present, else ``JHMDB_{train,test}<k>.txt`` whose class
-    index is the 1-based position in ``classes`` (default: the sorted class folders).
+    ``decode_ends`` decodes the first and last frame too and checks they have the same size.
     """
-    root = Path(root)
-    if split not in (1, 2, 3):
-        raise DataError(root / SPLITS_DIR, f"split must be 1, 2 or 3, got {split!r}")
-    files = split_files(root)
-    official = [p for p in files["official"] if int(_OFFICIAL.match(p.name).group("k")) == split]
-    entries: list[SplitEntry] = []
-    if official:
-        for p in official:
-            cls = _OFFICIAL.match(p.name).group("cls")
-            for lineno, line in enumerate(p.read_text().splitlines(), start=1):
-                if not line.strip():
-                    continue
-                parts = line.split()
-                if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
-                    raise DataError(p, f"line {lineno}: expected '<video>.avi 0|1|2', got {line!r}")
-                video = Path(parts[0]).stem if parts[0].lower().endswith(VIDEO_EXTENSIONS) else parts[0]
-                if parts[1] != "0":
-                    entries.append(SplitEntry(video, cls, "train" if parts[1] == "1" else "test"))
-        return entries
-    lists = {
-        _LISTS.match(p.name).group("subset"): p
-        for p in files["lists"]
-        if int(_LISTS.match(p.name).group("k")) == split
-    }
-    if not lists:
-        raise DataError(
-            root / SPLITS_DIR,
-            f"no split {split} files (expected <class>_test_split{split}.txt or "
-            f"JHMDB_train{split}.txt / JHMDB_test{split}.txt)",
-        )
-    if classes is None:
-        classes = [c for c in modality_classes(root)]
-    home = _video_folders(root)
-    for subset in ("train", "test"):
-        if subset not in lists:
-            raise DataError(root / SPLITS_DIR / f"JHMDB_{subset}{split}.txt", "split file missing")
-        p = lists[subset]
-        for lineno, line in enumerate(p.read_text().splitlines(), start=1):
-            if not line.strip():
-                continue
-            parts = line.split()
-            if len(parts) != 2 or not parts[1].isdigit():
-                raise DataError(p, f"line {lineno}: expected '<video> <class index>', got {line!r}")
-            idx = int(parts[1])
-            if not 1 <= idx <= len(classes):
-                raise DataError(
-                    p, f"line {lineno}: unknown class index {idx} (the tree has {len(classes)} classes)"
-                )
-            video, cls = Path(parts[0]).stem, classes[idx - 1]
-            if video in home and cls not in home[video]:
-                raise DataError(
-                    p, f"line {lineno}: class index {idx} means {cls!r} (the {len(classes)} class folders "
-                       f"sorted), but {video!r} lies under {sorted(home[video])}; is there a stray folder "
-                       "under a modality folder?")
-            entries.append(SplitEntry(video, cls, subset))
-    return entries
+    files = list_frame_files(frames_dir(root, cls, video))
+    size = _png_size(files[0])
+    if decode_ends:
+        for f in (files[0], files[-1]):
+            img = read_frame(f)
+            if img.shape[:2] != size:
+                raise DataError(f, f"frame size {img.shape[:2]} differs from the first frame's {size}")
+    return FramesProbe(files, size)
 
 
-def _video_folders(root: Path) -> dict[str, set[str]]:
-    """video name -> the class folders it lies under, over every modality folder."""
-    found: dict[str, set[str]] = {}
-    for sub in MODALITY_DIRS.values():
-        base = root / sub
-        if not base.is_dir():
-            continue
-        for cdir in base.iterdir():
-            if cdir.is_dir() and not cdir.name.startswith("."):
-                for entry in cdir.iterdir():
-                    if not entry.name.startswith("."):
-                        found.setdefault(entry.stem if entry.is_file() else entry.name, set()).add(cdir.name)
-    return found
+def probe_video(root: str | Path, cls: str, video: str, *, count_frames: bool = False) -> VideoProbe:
+    """The clip's video file: frame size from the first frame; the frame count from the
+    container (unreliable: JHMDB's avi files often claim more frames than they hold) or, with
+    ``count_frames``, by demuxing every frame."""
+    import cv2
+
+    path = video_path(root, cls, video)
+    if not path.is_file():
+        raise DataError(path, "video file not found")
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise DataError(path, "OpenCV cannot open this video (corrupt or unsupported codec)")
+        count: int | None = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        ok, img = cap.read()
+        if not ok:
+            raise DataError(path, "video has no decodable frames")
+        size = img.shape[:2]
+        if count_frames:
+            count = 1
+            while cap.grab():
+                count += 1
+    finally:
+        cap.release()
+    return VideoProbe(path, count if count and count > 0 else None, size)
 
 
-def write_splits(
-    root: str | Path,
-    assignments: list[tuple[str, str, tuple[int, int, int]]],
-    *,
-    formats: tuple[str, ...] = ("official", "lists"),
-) -> None:
-    """Write the three splits. ``assignments``: (video, class, (s1, s2, s3)), s in {0, 1, 2}.
+def probe_joints(root: str | Path, cls: str, video: str) -> JointsFile:
+    """Read the (small) joint file in full: catches truncation, bad shapes and NaN joints."""
+    return read_joints(joints_path(root, cls, video))
 
-    ``formats``: "official" (``<class>_test_split<k>.txt``), "lists" (``JHMDB_{train,test}<k>.txt``).
-    """
-    folder = Path(root) / SPLITS_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    classes = sorted({cls for _, cls, _ in assignments})
-    for k in range(1, NUM_SPLITS + 1):
-        if "official" in formats:
-            for cls in classes:
-                lines = [f"{v}.avi {s[k - 1]}" for v, c, s in assignments if c == cls]
-                with atomic_path(folder / f"{cls}_test_split{k}.txt") as tmp:
-                    tmp.write_text("\n".join(lines) + "\n")
-        if "lists" in formats:
-            for subset, code in (("train", 1), ("test", 2)):
-                lines = [
-                    f"{v} {classes.index(c) + 1}" for v, c, s in assignments if s[k - 1] == code
-                ]
-                with atomic_path(folder / f"JHMDB_{subset}{k}.txt") as tmp:
-                    tmp.write_text("\n".join(lines) + "\n")
+
+def probe_mask(root: str | Path, cls: str, video: str) -> tuple[int, int, int]:
+    """The puppet mask's shape (H, W, T), from the .mat header only."""
+    path = mask_path(root, cls, video)
+    variables = mat_variables(path)
+    if "part_mask" not in variables:
+        raise DataError(path, f"no variable 'part_mask' (found {sorted(variables)})")
+    shape, mclass = variables["part_mask"]
+    if len(shape) == 2:
+        shape = (*shape, 1)
+    if len(shape) != 3 or min(shape) < 1:
+        raise DataError(path, f"part_mask has shape {tuple(shape)}, expected (H, W, T)")
+    if mclass in ("cell", "struct", "object", "char", "sparse", "unknown"):
+        raise DataError(path, f"part_mask is a MATLAB {mclass}, expected a numeric (H, W, T) array")
+    return tuple(int(s) for s in shape)  # type: ignore[return-value]
 
 
 def write_clip(
@@ -489,8 +367,10 @@ def write_clip(
 
 
 __all__ = [
-    "FRAMES_DIR", "VIDEOS_DIR", "JOINTS_DIR", "MASK_DIR", "SPLITS_DIR", "MODALITY_DIRS",
-    "NUM_JOINTS", "VIDEO_EXTENSIONS", "JointsFile", "SplitEntry",
+    "FRAMES_DIR", "VIDEOS_DIR", "JOINTS_DIR", "MASK_DIR", "SPLITS_DIR", "JOINTS_FILE", "MASK_FILE",
+    "MODALITY_DIRS", "NUM_JOINTS", "NUM_SPLITS", "VIDEO_EXTENSIONS", "JointsFile", "SplitEntry",
+    "loadmat", "savemat", "mat_variables",
+    "FramesProbe", "VideoProbe", "probe_frames", "probe_video", "probe_joints", "probe_mask",
     "frames_dir", "video_path", "joints_path", "mask_path",
     "read_joints", "write_joints", "read_mask", "write_mask",
     "list_frame_files", "read_frame", "read_frames", "write_frames", "read_video", "write_video",
