@@ -54,6 +54,13 @@ def _add_data_synth(p: argparse.ArgumentParser) -> str:
     return "actionpose.data.synthetic:main"
 
 
+def _add_data_prepare(p: argparse.ArgumentParser) -> str:
+    p.add_argument("dataset", choices=("jhmdb",), help="the dataset whose download SRC holds")
+    p.add_argument("src", help="the download: a folder of its archives or unpacked parts, any nesting")
+    p.add_argument("--out", required=True, help="the tree to create (must not exist, or be empty)")
+    return "actionpose.data.prepare:main"
+
+
 def _add_data_export_pyskl(p: argparse.ArgumentParser) -> str:
     p.add_argument("root", help="a JHMDB-format tree")
     p.add_argument("--out", required=True, help="annotation pickle to write (e.g. jhmdb_2d.pkl)")
@@ -203,3 +210,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+    ("data", "prepare"): ("lay out the official JHMDB download (archives or unpacked) as a checked tree", _add_data_prepare),
