@@ -10,8 +10,11 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
+import re
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from actionpose.errors import ConfigError
 
@@ -259,30 +262,90 @@ def make_config(experiment: str, preset: str = "cpu", **overrides) -> TrainConfi
 
 def validate(cfg: TrainConfig) -> None:
     """Reject configs that cannot run, with the reason."""
+    check_ranges(cfg)
     if cfg.family not in FAMILIES:
         raise ConfigError(f"unknown family {cfg.family!r}")
     if cfg.pose not in POSE_MODES:
         raise ConfigError(f"pose must be one of {POSE_MODES}, got {cfg.pose!r}")
-    if not 0.0 <= cfg.background_factor <= 1.0:
-        raise ConfigError(f"background_factor must be in [0, 1], got {cfg.background_factor}")
-    if cfg.split not in (1, 2, 3):
-        raise ConfigError(f"split must be 1, 2 or 3, got {cfg.split}")
-    if cfg.optimizer not in ("sgd", "adam", "adamw"):
-        raise ConfigError(f"optimizer must be sgd, adam or adamw, got {cfg.optimizer!r}")
-    if cfg.schedule not in ("cosine", "step", "constant"):
-        raise ConfigError(f"schedule must be cosine, step or constant, got {cfg.schedule!r}")
-    if cfg.amp not in ("auto", "bf16", "fp16", "off"):
-        raise ConfigError(f"amp must be auto, bf16, fp16 or off, got {cfg.amp!r}")
-    if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.num_frames < 1:
-        raise ConfigError("epochs, batch_size and num_frames must be >= 1")
-    if len(cfg.size) != 2:
-        raise ConfigError(f"size must be (H, W), got {cfg.size!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:
         raise ConfigError("a flow temporal stream needs num_frames >= 2")
     if cfg.family == "pose_only" and cfg.pose != "pose_only":
         raise ConfigError("the pose_only family needs pose='pose_only'")
     if cfg.pose in ("heatmaps_concat", "heatmaps_reg") and cfg.family != "attention":
         raise ConfigError(f"pose={cfg.pose!r} exists only for the attention family")
+
+
+# ---------------------------------------------------------------------------------------------
+# every field's range and meaning
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "optimizer": ("sgd", "adam", "adamw"),
+    "schedule": ("cosine", "step", "constant"),
+    "amp": ("auto", "bf16", "fp16", "off"),
+    "temporal_input": ("rgb", "flow"),
+}
+INT_MINIMA = {"epochs": 1, "batch_size": 1, "num_frames": 1, "clips_per_video": 1, "fc_dim": 1,
+              "workers": 0, "seed": 0}
+FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
+    "lr": (lambda v: v > 0, "> 0"),
+    "width": (lambda v: v > 0, "> 0 (the channel multiplier)"),
+    "weight_decay": (lambda v: v >= 0, ">= 0"),
+    "warmup_epochs": (lambda v: v >= 0, ">= 0"),
+    "aux_weight": (lambda v: v >= 0, ">= 0"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "background_factor": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+}
+OPTIONAL_POSITIVE = ("grad_clip", "heatmap_sigma")
+STREAMS = ("spatial", "temporal")
+DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+
+
+def check_ranges(cfg: TrainConfig) -> None:
+    """Refuse a field outside its range or meaning with a one-line ConfigError naming the key.
+
+    Reads no data, so a bad value fails before anything is loaded or trained."""
+    for key, choices in CHOICES.items():
+        _need(cfg, key, getattr(cfg, key) in choices, "one of " + ", ".join(choices))
+    _need(cfg, "split", cfg.split in (1, 2, 3), "1, 2 or 3")
+    for key, low in INT_MINIMA.items():
+        _need(cfg, key, _is_int(getattr(cfg, key)) and getattr(cfg, key) >= low, f"an integer >= {low}")
+    _need(cfg, "seed", cfg.seed < 2**32, "below 2**32 (numpy's seed range)")
+    for key, (ok, what) in FLOAT_RANGES.items():
+        _need(cfg, key, _is_real(getattr(cfg, key)) and ok(getattr(cfg, key)), what)
+    for key in OPTIONAL_POSITIVE:
+        value = getattr(cfg, key)
+        _need(cfg, key, value is None or (_is_real(value) and value > 0), "null or > 0")
+    bias = cfg.context_bias
+    _need(cfg, "context_bias", bias is None or (_is_real(bias) and 0 <= bias <= 1), "null or in [0, 1]")
+    _need(cfg, "size", isinstance(cfg.size, (tuple, list)) and len(cfg.size) == 2
+          and all(_is_int(s) and s >= 1 for s in cfg.size), "[height, width], two integers >= 1")
+    if cfg.schedule == "step":
+        _need(cfg, "step_size", _is_int(cfg.step_size) and cfg.step_size >= 1,
+              "an integer >= 1 with schedule=step (epochs between lr steps)")
+        _need(cfg, "gamma", _is_real(cfg.gamma) and cfg.gamma > 0, "> 0 with schedule=step")
+    _need(cfg, "streams", isinstance(cfg.streams, (tuple, list)) and len(cfg.streams) > 0
+          and set(cfg.streams) <= set(STREAMS) and len(set(cfg.streams)) == len(cfg.streams),
+          "a non-empty list of distinct " + ", ".join(STREAMS))
+    _need(cfg, "device", isinstance(cfg.device, str) and DEVICE.fullmatch(cfg.device) is not None,
+          "auto, cpu, cuda or cuda:N (the devices this package supports)")
+    if isinstance(cfg.weights, str) and ("/" in cfg.weights or Path(cfg.weights).suffix):
+        _need(cfg, "weights", Path(cfg.weights).expanduser().is_file(),
+              "a named set of weights or an existing file (no such file)")
+
+
+def _need(cfg: TrainConfig, key: str, ok: bool, what: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}={getattr(cfg, key)!r}: must be {what}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def describe() -> list[tuple[str, str, str]]:
