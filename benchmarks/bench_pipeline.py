@@ -161,23 +161,11 @@ def loader_clips_per_second(root: Path, cache_dir: Path, *, preset: str, epochs:
     return clips / seconds, info
 
 
-def engine_amp_dtype(cfg) -> torch.dtype | None:
-    """The autocast dtype ``engine.fit`` uses for ``cfg`` on this CPU (it keeps the 3-D CNN
-    families in fp32 under amp=auto; see the comment there)."""
-    from actionpose.train import engine
-
-    dtype = engine.autocast_dtype(cfg.amp, torch.device("cpu"))
-    if cfg.amp == "auto" and cfg.family in ("c3d", "pose_only"):
-        dtype = None
-    if cfg.deterministic:
-        dtype = None
-    return dtype
-
-
 def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeats: int) -> tuple[float, dict]:
     """Median seconds of one engine train step (uint8 batch to float inputs, forward, loss,
     backward, optimiser step) of ``experiment`` at ``preset`` on a random batch of the preset's
     batch size."""
+    from actionpose.models import registry
     from actionpose.train import engine
     from actionpose.train.experiments import make_config
 
@@ -190,16 +178,15 @@ def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeat
     cpu = torch.device("cpu")
     model = engine.build_model(cfg, num_classes).train()
     if cfg.channels_last:
-        fmt = torch.channels_last_3d if cfg.family in ("c3d", "pose_only") else torch.channels_last
-        model = model.to(memory_format=fmt)
+        model = model.to(memory_format=registry.get_family(cfg.family).memory_format)
     optimizer = engine.build_optimizer(cfg, model)
-    amp = engine_amp_dtype(cfg)
+    amp = engine.amp_dtype_for(cfg, cpu, model)
 
     def step() -> None:
-        inputs = engine._to_device(batch, cpu, cfg)
+        inputs = engine.to_device(batch, cpu, cfg)
         with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
-            out = engine._outputs(model(**engine.model_inputs(cfg, inputs)))
-        loss = engine.compute_loss(cfg, out, inputs["label"])
+            out = registry.forward(cfg, model, inputs)
+        loss = registry.compute_loss(cfg, out, inputs["label"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from actionpose.errors import CheckpointError, ConfigError
+from actionpose.models import registry
 from actionpose.train import engine, runs
 from actionpose.train.experiments import make_config
 
@@ -49,14 +50,14 @@ def test_overfits_a_tiny_batch():
     batch = {"video": torch.randn(8, 3, 4, 32, 32), "label": torch.arange(8) % 4}
     opt = engine.build_optimizer(cfg, model)
     for _ in range(100):
-        out = engine._outputs(model(**engine.model_inputs(cfg, batch)))
+        out = registry.forward(cfg, model, batch)
         loss = engine.compute_loss(cfg, out, batch["label"])
         opt.zero_grad()
         loss.backward()
         opt.step()
     model.eval()
     with torch.no_grad():
-        pred = engine._outputs(model(**engine.model_inputs(cfg, batch)))["logits"].argmax(1)
+        pred = registry.forward(cfg, model, batch)["logits"].argmax(1)
     assert float(loss) < 0.05
     assert (pred == batch["label"]).all()
 

@@ -204,6 +204,11 @@ def list_experiments(args) -> int:
     print("experiments:")
     for name, family, description in X.describe():
         print(f"  {name:<34} {family:<11} {description}")
+    from actionpose.models.registry import FAMILIES
+
+    print("families (pose modes they allow):")
+    for fam in FAMILIES.values():
+        print(f"  {fam.name:<34} {', '.join(fam.pose_modes):<45} {fam.description}")
     print("presets:")
     notes = {"smoke": "seconds per experiment; CI and nbval",
              "cpu": "narrow models, low resolution: minutes per run on 2 cores (default)",

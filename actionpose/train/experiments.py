@@ -18,8 +18,6 @@ from typing import Any, Callable
 
 from actionpose.errors import ConfigError
 
-FAMILIES = ("c3d", "attention", "two_stream", "pose_only")
-POSE_MODES = ("none", "weaken", "mask_channel", "heatmaps_concat", "heatmaps_reg", "pose_only")
 DATASETS = ("puppet", "actors", "jhmdb")
 
 
@@ -40,6 +38,7 @@ class TrainConfig:
     # pose
     pose: str = "none"
     background_factor: float = 0.25  # weaken: x * (m + a (1 - m)), the same in training and test
+    weaken_space: str = "normalised"  # normalised (ImageNet mean/std) | pixels (see models.guidance)
     heatmap_sigma: float | None = None
     aux_weight: float = 1.0  # heatmaps_reg: weight of the auxiliary heatmap loss
     # model
@@ -114,42 +113,54 @@ class Experiment:
     description: str
     family: str
     settings: dict[str, Any] = field(default_factory=dict)
-    report: str = ""  # which comparison of the report it belongs to
+    in_report: bool = False  # trained by `reproduce` (REPORT_RUNS)
 
 
-def _exp(name: str, description: str, family: str, report: str = "", **settings) -> Experiment:
-    return Experiment(name, description, family, settings, report)
+def _exp(name: str, description: str, family: str, *, in_report: bool = True, **settings) -> Experiment:
+    return Experiment(name, description, family, settings, in_report)
 
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in [
-        _exp("c3d", "C3D on RGB clips, no pose", "c3d", "c3d-pose"),
-        _exp("c3d-pose", "C3D, background weakened by the person mask", "c3d", "c3d-pose",
+        _exp("c3d", "C3D on RGB clips, no pose", "c3d"),
+        _exp("c3d-pose", "C3D, background weakened by the person mask", "c3d",
              pose="weaken"),
-        _exp("attention", "attention pooling (rank-1, Girdhar & Ramanan), no pose", "attention",
-             "attention-pose"),
+        _exp("attention", "attention pooling (rank-1, Girdhar & Ramanan), no pose", "attention"),
         _exp("attention-pose", "attention pooling, joint heatmaps concatenated into the top-down "
-             "attention (the seed's way)", "attention", "attention-pose", pose="heatmaps_concat"),
+             "attention (the seed's way)", "attention", pose="heatmaps_concat"),
         _exp("attention-pose-reg", "attention pooling, pose-regularised bottom-up attention "
-             "(Girdhar & Ramanan's auxiliary heatmap loss)", "attention", "attention-pose",
+             "(Girdhar & Ramanan's auxiliary heatmap loss)", "attention",
              pose="heatmaps_reg"),
         *[
             _exp(f"two-stream-init-{mode}", f"temporal stream alone (stacked RGB), first layer "
-                 f"init '{mode}' from ImageNet", "two_stream", "init", init_mode=mode,
+                 f"init '{mode}' from ImageNet", "two_stream", init_mode=mode,
                  streams=("temporal",))
             for mode in ("none", "replicate", "replicate_scaled", "average")
         ],
         _exp("two-stream", "two-stream: spatial + stacked-RGB temporal stream, late fusion",
-             "two_stream", "two-stream-mask"),
+             "two_stream"),
         _exp("two-stream-mask", "two-stream with the background weakened by the puppet mask",
-             "two_stream", "two-stream-mask", pose="weaken"),
+             "two_stream", pose="weaken"),
         _exp("two-stream-flow", "two-stream with a Farneback optical-flow temporal stream "
-             "(beyond the report)", "two_stream", "flow", temporal_input="flow"),
+             "(beyond the report)", "two_stream", temporal_input="flow"),
         _exp("pose-only", "a small 3-D CNN on the person mask alone (beyond the report)",
-             "pose_only", "pose-only", pose="pose_only"),
+             "pose_only", pose="pose_only"),
     ]
 }
+
+
+
+def register_experiment(exp: Experiment, *, replace: bool = False) -> Experiment:
+    """Add ``exp`` (its family must be registered in :mod:`actionpose.models.registry`)."""
+    from actionpose.models.registry import get_family
+
+    get_family(exp.family)
+    if exp.name in EXPERIMENTS and not replace:
+        raise ConfigError(f"experiment {exp.name!r} is already registered")
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
 
 # Per preset: settings for every family, then per family.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -263,16 +274,14 @@ def make_config(experiment: str, preset: str = "cpu", **overrides) -> TrainConfi
 def validate(cfg: TrainConfig) -> None:
     """Reject configs that cannot run, with the reason."""
     check_ranges(cfg)
-    if cfg.family not in FAMILIES:
-        raise ConfigError(f"unknown family {cfg.family!r}")
-    if cfg.pose not in POSE_MODES:
-        raise ConfigError(f"pose must be one of {POSE_MODES}, got {cfg.pose!r}")
+    from actionpose.models.guidance import SPACES
+    from actionpose.models.registry import check_pose
+
+    check_pose(cfg.family, cfg.pose)  # the family/pose pair, from the model registry
+    if cfg.weaken_space not in SPACES:
+        raise ConfigError(f"weaken_space must be one of {', '.join(SPACES)}, got {cfg.weaken_space!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:
         raise ConfigError("a flow temporal stream needs num_frames >= 2")
-    if cfg.family == "pose_only" and cfg.pose != "pose_only":
-        raise ConfigError("the pose_only family needs pose='pose_only'")
-    if cfg.pose in ("heatmaps_concat", "heatmaps_reg") and cfg.family != "attention":
-        raise ConfigError(f"pose={cfg.pose!r} exists only for the attention family")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -387,7 +396,7 @@ def report_plan(preset: str = "cpu", seeds: int = 3, *, only=(), data: str | Non
 
 # The report's experiment list, in the order `reproduce` runs them, with the data each uses.
 REPORT_RUNS: list[tuple[str, str]] = [
-    *[(name, "puppet") for name in EXPERIMENTS],
+    *[(name, "puppet") for name, e in EXPERIMENTS.items() if e.in_report],
     *[(name, "actors") for name in ("c3d", "c3d-pose", "two-stream", "two-stream-mask")],
     ("pose-only", "jhmdb"),
 ]
