@@ -105,3 +105,45 @@ def test_claim_holds_needs_two_pairs_and_a_known_direction():
                              "better") == "too few runs"
     with pytest.raises(ValueError, match="expect must be one of"):
         stats.claim_holds(_interval(0.1, 0.2), "helps")
+
+
+def test_seeds_for_half_width_solves_n_with_t_at_that_n():
+    from actionpose.report.stopping import seeds_for_half_width
+
+    # sd 9.78 pt (c3d-pose on the puppet world at 3 seeds): about 18 seeds for ±5 pt
+    n = seeds_for_half_width(0.0978)
+    t = __import__("scipy").stats.t.ppf
+    assert t(0.975, n - 1) * 0.0978 / math.sqrt(n) <= 0.05 < t(0.975, n - 2) * 0.0978 / math.sqrt(n - 1)
+    assert n == 18
+    assert seeds_for_half_width(0.001) == 2 and seeds_for_half_width(0.0) == 2
+
+
+@pytest.mark.parametrize("expect, lo, hi, n, state", [
+    ("better", 0.01, 0.30, 3, "decided (interval one side)"),        # clears 0, however wide
+    ("not better", 0.06, 0.40, 3, "decided (interval one side)"),    # clears +5 pt from above
+    ("not worse", -0.21, -0.16, 3, "decided (interval one side)"),
+    ("better", -0.02, 0.07, 4, "decided (half-width <= 5)"),         # spans 0 but ±4.5 pt
+    ("not better", 0.01, 0.11, 10, "decided (half-width <= 5)"),     # width rule before the cap
+    ("better", -0.10, 0.20, 10, "stopped (10 seeds)"),
+    ("better", -0.10, 0.20, 12, "stopped (10 seeds)"),
+])
+def test_stopping_rule_says_which_rule_ended_the_claim(expect, lo, hi, n, state):
+    from actionpose.report.stopping import stopping
+
+    rule = stopping(_interval(lo, hi, n), expect)
+    assert rule.state == state and rule.seeds == n and not rule.open
+
+
+def test_an_open_claim_says_its_seeds_and_about_how_many_it_needs():
+    from actionpose.report.stopping import MAX_SEEDS, seeds_for_half_width, stopping
+
+    narrowish = stopping(_interval(-0.07, 0.13, 3), "better")  # ±10 pt at 3 seeds
+    sd = 0.10 * math.sqrt(3) / __import__("scipy").stats.t.ppf(0.975, 2)
+    assert narrowish.open and narrowish.needed == seeds_for_half_width(sd) < MAX_SEEDS
+    assert narrowish.state == f"open (3 seeds; about {narrowish.needed:.0f} needed)"
+    wide = stopping(_interval(-0.3, 0.3, 3), "better")  # the cap ends it before ±5 pt would
+    assert wide.state == "open (3 seeds; about 10 needed)" and wide.for_half_width > MAX_SEEDS
+    one = stopping({"n_pairs": 1, "delta_mean": 0.1, "delta_ci95": float("nan")}, "better")
+    assert one.state == "open (1 seed; at least 2 needed)" and one.open
+    with pytest.raises(ValueError, match="expect must be one of"):
+        stopping(_interval(0.1, 0.2), "helps")

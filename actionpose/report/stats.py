@@ -120,17 +120,22 @@ def verdict(row: dict) -> str:
     return "no clear difference"
 
 
+def claim_threshold(expect: str, margin: float = MARGIN) -> float:
+    """The Δ a claim predicting ``expect`` is decided at (0 or ±``margin``)."""
+    if expect not in EXPECTATIONS:
+        raise ValueError(f"expect must be one of {sorted(EXPECTATIONS)}, got {expect!r}")
+    return EXPECTATIONS[expect][0] * margin
+
+
 def claim_holds(row: dict, expect: str, margin: float = MARGIN) -> str:
     """Whether the paired difference supports a claim predicting ``expect`` for the treatment:
     "better" (Δ > 0), "not better" (Δ < +margin) or "not worse" (Δ > -margin). The claim holds
     when Δ's 95% interval lies wholly on the predicted side of that threshold, does not hold when
     it lies wholly on the other side, and is "not shown" when the interval contains it."""
-    if expect not in EXPECTATIONS:
-        raise ValueError(f"expect must be one of {sorted(EXPECTATIONS)}, got {expect!r}")
+    threshold = claim_threshold(expect, margin)
     if not _decided(row):
         return "too few runs"
     units, side = EXPECTATIONS[expect]
-    threshold = units * margin
     lo, hi = row["delta_mean"] - row["delta_ci95"], row["delta_mean"] + row["delta_ci95"]
     words = "0" if units == 0 else f"{threshold * 100:+g} pt"
     if lo > threshold or hi < threshold:

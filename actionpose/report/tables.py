@@ -12,6 +12,7 @@ from actionpose.report.comparisons import COMPARISONS
 from actionpose.report.records import load_predictions, load_runs
 from actionpose.report.stats import (
     METRIC, binomial_se, ci95_over_splits, claim_holds, paired_difference, verdict)
+from actionpose.report.stopping import stopping
 
 
 def summarise(runs: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
@@ -39,6 +40,9 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
         row.update({"key": comp.key, "title": comp.title, "claim": comp.claim})
         row["verdict"] = verdict(row)
         row["claim_holds"] = claim_holds(row, comp.expect)
+        rule = stopping(row, comp.expect)
+        row.update({"seeds": rule.seeds, "stopping": rule.state, "seeds_needed": rule.needed,
+                    "seeds_for_5pt": rule.for_half_width})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -51,19 +55,20 @@ def _pct(mean: float, half: float) -> str:
 
 def report_markdown(runs: pd.DataFrame) -> str:
     """The README's results table: each claim of the report, both accuracies, the paired
-    difference with its 95% CI over seeds, the number of paired runs, the test set's own
-    binomial standard error per run, and whether the claim holds."""
+    difference with its 95% CI over seeds, the number of paired seeds, the test set's own
+    binomial standard error per run, whether the claim holds, and which stopping rule ended its
+    seeds (or how many it is expected to need)."""
     table = compare_all(runs[runs["context_bias"].isna()] if "context_bias" in runs else runs)
-    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | runs "
-             "| test-set SE per run (baseline / treatment) | difference | claim |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | seeds "
+             "| test-set SE per run (baseline / treatment) | difference | claim | seeds: stopping rule |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for row in table.to_dict("records"):
         se = f"{row['baseline_test_se'] * 100:.1f} / {row['treatment_test_se'] * 100:.1f} pt"
         lines.append(
             f"| {row['claim']} | {row['dataset']} | {row['baseline']}: {_pct(row['baseline_mean'], row['baseline_ci95'])}"
             f" | {row['treatment']}: {_pct(row['treatment_mean'], row['treatment_ci95'])}"
             f" | {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {se}"
-            f" | {row['verdict']} | {row['claim_holds']} |")
+            f" | {row['verdict']} | {row['claim_holds']} | {row['stopping']} |")
     return "\n".join(lines) + "\n"
 
 
