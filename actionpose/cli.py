@@ -156,6 +156,57 @@ def _add_list(p: argparse.ArgumentParser) -> str:
     return "actionpose.train.commands:list_experiments"
 
 
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> str:
+    p.add_argument("run", help="a finished run folder (or an experiment folder with --split)")
+    p.add_argument("--clips", type=_positive, default=None, help="clips per test video (default: the run's)")
+    p.add_argument("--flip", action="store_true", help="also average each clip's mirror image")
+    p.add_argument("--split", type=int, default=None, help="official split 1..3 (the run's own)")
+    p.add_argument("--data", default=None, help="dataset root, if the run's has moved")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
+    p.add_argument("--confusion", metavar="PNG", default=None,
+                   help="also draw the evaluation's confusion matrix into PNG")
+    _add_model_options(p)
+    return "actionpose.use.evaluate:main"
+
+
+def _add_export(p: argparse.ArgumentParser) -> str:
+    p.add_argument("run", help="a finished run folder")
+    p.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
+    p.add_argument("--out", required=True, help="model file to write (its description goes to OUT.json)")
+    return "actionpose.use.export:main"
+
+
+def _add_predict(p: argparse.ArgumentParser) -> str:
+    p.add_argument("run", help="a finished run folder, or an exported model FILE (with FILE.json)")
+    p.add_argument("input", help="a video file, a folder of videos, or a folder of frames")
+    p.add_argument("--top-k", type=_positive, default=5, help="classes listed per video (default 5)")
+    p.add_argument("--json", default=None, help="write the predictions as JSON")
+    p.add_argument("--csv", default=None, help="write per-window predictions as CSV")
+    p.add_argument("--out", default=None, help="annotated video (.mp4) of a single input video")
+    p.add_argument("--window", type=_positive, default=None,
+                   help="frames per sliding window (default 32)")
+    p.add_argument("--stride", type=_positive, default=None, help="frames between windows (default window/2)")
+    p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
+    p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
+    _add_model_options(p)
+    return "actionpose.use.predict:main"
+
+
+def _add_explain(p: argparse.ArgumentParser) -> str:
+    p.add_argument("run", help="a finished run folder")
+    p.add_argument("input", nargs="?", default=None,
+                   help="a video, folder of videos or of frames (default: the run's test split)")
+    p.add_argument("--out", required=True, help="folder for the PNG strips and context_reliance.csv")
+    p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
+    p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
+    _add_model_options(p)
+    return "actionpose.use.explain:main"
+
+
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
@@ -166,6 +217,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("reproduce",): ("run every report experiment, then the figures", _add_reproduce),
     ("figures",): ("aggregate runs or records into results/*.csv and figures/", _add_figures),
     ("records", "collect"): ("copy finished runs' text records into results/records", _add_records_collect),
+    ("evaluate",): ("re-evaluate a finished run with test-time augmentation", _add_evaluate),
+    ("export",): ("export a run's model as TorchScript or ONNX with a JSON of its inputs", _add_export),
+    ("predict",): ("predict actions in videos with a run or an exported model", _add_predict),
+    ("explain",): ("Grad-CAM / attention maps and context reliance of a run", _add_explain),
     ("list",): ("list experiments and presets", _add_list),
 }
 

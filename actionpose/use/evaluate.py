@@ -1,0 +1,168 @@
+"""Re-evaluate a finished run with test-time augmentation, without retraining.
+
+``actionpose evaluate RUN [--clips N] [--flip] [--split K]`` scores every test video as the mean
+softmax over N evenly spaced clips (and their mirror images with ``--flip``) and writes
+``RUN/eval/split<K>-clips<N>[-flip].json`` with ``...-predictions.csv`` and ``...-confusion.csv``
+beside it. The run's own records (``summary.json``, ``predictions.csv``) are never touched.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader
+
+from actionpose.errors import DataError, RunError
+from actionpose.io import write_json
+
+__all__ = ["FlipAverage", "mirror_input", "resolve_run", "eval_name", "evaluate_run", "main"]
+
+
+def mirror_input(name: str, value: torch.Tensor | None) -> torch.Tensor | None:
+    """A model input mirrored left-right: heatmaps also swap left/right joints, flow negates u."""
+    if value is None:
+        return None
+    out = value.flip(-1)
+    if name == "heatmaps":
+        from actionpose.pose.skeletons import JHMDB15
+
+        out = out[:, list(JHMDB15.flip_permutation())]
+    elif name == "flow":
+        out = torch.cat([-out[:, :1], out[:, 1:]], dim=1)
+    return out
+
+
+class FlipAverage(nn.Module):
+    """A model whose logits are log(mean softmax) over the clip and its mirror image, so a
+    softmax of them is the averaged probability (what the video score averages over clips)."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, **inputs) -> dict[str, torch.Tensor]:
+        plain = _logits(self.model(**inputs))
+        mirrored = _logits(self.model(**{k: mirror_input(k, v) for k, v in inputs.items()}))
+        logp = torch.stack([F.log_softmax(plain, 1), F.log_softmax(mirrored, 1)])
+        return {"logits": torch.logsumexp(logp, 0) - math.log(2.0)}
+
+
+def _logits(out) -> torch.Tensor:
+    return (out["logits"] if isinstance(out, dict) else out).float()
+
+
+def resolve_run(path: str | Path, split: int | None = None) -> Path:
+    """The run folder at ``path``; an experiment folder holding runs picks its split-``split`` run.
+
+    A model is evaluated only on the test set of the split it was trained on (another split's
+    test videos are in its training set).
+    """
+    import json
+
+    path = Path(path)
+    if not path.is_dir():
+        raise RunError(f"{path}: run folder not found")
+    if (path / "config.json").is_file():
+        if split is not None:
+            try:
+                trained = json.loads((path / "config.json").read_text()).get("split")
+            except (OSError, ValueError):
+                trained = None  # open_run names the broken file
+            if trained is not None and trained != split:
+                raise RunError(f"{path}: trained on split {trained}, not evaluated on split {split} "
+                               "(that split's test videos are in this run's training set)")
+        return path
+    runs = sorted(p for p in path.iterdir() if (p / "config.json").is_file())
+    if split is not None:
+        runs = [p for p in runs if f"-split{split}-" in p.name]
+    if len(runs) != 1:
+        found = ", ".join(p.name for p in runs) or "none"
+        raise RunError(f"{path}: not a run folder; it holds {len(runs)} run(s)"
+                       f"{'' if split is None else f' of split {split}'} ({found}): name one")
+    return runs[0]
+
+
+def eval_name(split: int, clips: int, flip: bool) -> str:
+    return f"split{split}-clips{clips}{'-flip' if flip else ''}"
+
+
+def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = False,
+                 split: int | None = None, device: str = "cpu", workers: int = 0,
+                 data: str | Path | None = None, write: bool = True) -> dict[str, Any]:
+    """Evaluate run ``run`` with ``clips`` clips per test video (default: the run's) and
+    optional flips, in fp32; returns (and with ``write`` stores) the evaluation record.
+
+    ``data``: the dataset root when the one recorded in the run's summary has moved.
+    """
+    from actionpose.models.registry import heatmap_size
+    from actionpose.train.engine import Dist, build_datasets, evaluate, resolve_device
+    from actionpose.train.runs import _write_confusion, _write_predictions
+    from actionpose.use.model import open_run
+
+    folder = resolve_run(run, split)
+    loaded = open_run(folder, device=device)
+    cfg = loaded.cfg
+    if clips is not None and clips < 1:
+        raise RunError(f"{folder}: --clips must be >= 1, got {clips}")
+    cfg = dataclasses.replace(cfg, clips_per_video=clips or cfg.clips_per_video)
+    root = Path(data) if data is not None else Path(loaded.summary.get("data_root", ""))
+    if not root.is_dir():
+        raise DataError(root, f"dataset of run {folder} not found (moved? pass --data ROOT)")
+    _, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg))
+    if list(test_ds.classes) != list(loaded.spec.classes):
+        raise DataError(root, f"its classes differ from those run {folder} was trained on")
+    dev = resolve_device(device)
+    model = loaded.module.model
+    if flip:
+        model = FlipAverage(model)
+    loader = DataLoader(test_ds, batch_size=cfg.batch_size, num_workers=workers)
+    t0 = time.perf_counter()
+    result = evaluate(cfg, model, loader, dev, None, Dist(), len(test_ds.classes))
+    record = {
+        "run": str(folder), "experiment": cfg.experiment, "split": cfg.split, "seed": cfg.seed,
+        "clips": cfg.clips_per_video, "flip": flip, "data_root": str(root),
+        "num_test_videos": len(result["names"]),
+        **{k: result[k] for k in ("test_loss", "test_clip_acc", "test_video_acc", "test_video_top5")},
+        "training_record": {k: loaded.summary.get("final", {}).get(k)
+                            for k in ("test_clip_acc", "test_video_acc", "test_video_top5")},
+        "training_clips": loaded.cfg.clips_per_video,
+        "device": str(dev), "seconds": time.perf_counter() - t0, "torch": torch.__version__,
+    }
+    if write:
+        name = eval_name(cfg.split, cfg.clips_per_video, flip)
+        out = folder / "eval"
+        _write_predictions(out / f"{name}-predictions.csv", result, list(test_ds.classes))
+        _write_confusion(out / f"{name}-confusion.csv", result["confusion"], list(test_ds.classes))
+        write_json(out / f"{name}.json", record)  # last: the marker that the evaluation is whole
+        record["path"] = str(out / f"{name}.json")
+    return record
+
+
+def main(args) -> int:
+    """CLI handler of ``actionpose evaluate``."""
+    rec = evaluate_run(args.run, clips=args.clips, flip=args.flip, split=args.split,
+                       device=args.device, workers=args.workers, data=args.data)
+    before = rec["training_record"]["test_video_acc"]
+    print(f"{rec['experiment']} {Path(rec['run']).name}: video accuracy {rec['test_video_acc']:.4f} "
+          f"with {rec['clips']} clip(s){' + flip' if rec['flip'] else ''} "
+          f"(training record: {before if before is None else f'{before:.4f}'} with "
+          f"{rec['training_clips']} clip(s)); clip accuracy {rec['test_clip_acc']:.4f}; "
+          f"{rec['num_test_videos']} videos")
+    print(f"wrote {rec['path']}", file=sys.stderr)
+    if args.confusion:
+        from actionpose.use.confusion import confusion_figure, read_confusion
+
+        run = Path(rec["run"])
+        mine = Path(rec["path"]).with_name(Path(rec["path"]).stem + "-confusion.csv")
+        panels = [(title, *read_confusion(path)) for title, path in (
+            (f"training record, {rec['training_clips']} clip(s)", run / "confusion.csv"),
+            (f"{rec['clips']} clip(s){' + flip' if rec['flip'] else ''}", mine))]
+        print(f"wrote {confusion_figure(panels, args.confusion)}", file=sys.stderr)
+    return 0
