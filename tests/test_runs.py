@@ -173,3 +173,63 @@ def test_unwritable_run_folder_is_a_one_line_error(tmp_path):
     (tmp_path / "out").write_text("a file, not a folder")
     with pytest.raises(RunError, match=r"out/c3d/puppet-smoke-split1-seed0: cannot write the run folder \(Not a directory\)$"):
         runs.lock_run(runs.run_dir(make_config("c3d", "smoke"), tmp_path / "out"))
+
+
+def _run_folder(out: Path, **files: str) -> tuple:
+    """The smoke c3d run folder under ``out`` holding ``files`` (name with '_' for '.')."""
+    cfg = make_config("c3d", "smoke")
+    folder = runs.run_dir(cfg, out)
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / name.replace("_", ".", 1)).write_text(text)
+    return cfg, folder
+
+
+def test_resume_with_a_hand_broken_config_says_where_the_json_breaks(tmp_path):
+    cfg = make_config("c3d", "smoke")
+    broken = json.dumps(cfg.to_dict(), indent=1).replace('"lr": 0.01,', '"lr": 0.01,,')
+    _, folder = _run_folder(tmp_path, config_json=broken, last_pt="x")
+    line = broken.splitlines().index(' "lr": 0.01,,') + 1
+    result = _cli("train", "c3d", "--preset", "smoke", "--out", str(tmp_path), "--resume", "--quiet")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"actionpose: error: {folder / 'config.json'}: not valid JSON (line {line}: Expecting property "
+        "name enclosed in double quotes)"]
+    assert (folder / "config.json").read_text() == broken and (folder / "last.pt").read_text() == "x"
+
+
+def test_resume_without_config_says_it_is_missing(tmp_path):
+    cfg, folder = _run_folder(tmp_path, last_pt="x")
+    with pytest.raises(RunError, match=rf"^{folder / 'config.json'}: missing \(deleted or never written"):
+        runs.prepare_run(folder, cfg, resume=True)
+    runs.unlock_run(folder)
+
+
+def test_fresh_start_over_a_run_without_config_deletes_nothing(tmp_path):
+    cfg, folder = _run_folder(tmp_path, metrics_csv="epoch\n1\n", last_pt="x")
+    with pytest.raises(RunError, match=r"config.json: missing"):
+        runs.prepare_run(folder, cfg, resume=False)
+    runs.unlock_run(folder)
+    assert sorted(p.name for p in folder.iterdir()) == ["last.pt", "metrics.csv"]
+
+
+def test_finished_run_with_broken_config_is_an_error_not_a_mismatch(tmp_path):
+    cfg, folder = _run_folder(tmp_path, summary_json='{"complete": true}', config_json="[1, 2]")
+    with pytest.raises(RunError, match=r"config.json: not a JSON object \(holds a list\)$"):
+        runs.ensure_run(cfg, tmp_path, progress=False)
+
+
+@pytest.mark.parametrize("config, summary, message", [
+    ({"lr": -1.0}, None, r"config.json: lr=-1.0: must be > 0$"),
+    ({"colour": "red"}, None, r"config.json: unknown config keys \['colour'\]$"),
+    ({}, "{\n  \"data_root\": \n}", r"summary.json: not valid JSON \(line 3: Expecting value\)$"),
+    ({}, "[]", r"summary.json: not a JSON object \(holds a list\)$"),
+])
+def test_load_run_names_the_broken_record(tmp_path, config, summary, message):
+    cfg, folder = _run_folder(tmp_path, config_json=json.dumps({**make_config("c3d", "smoke").to_dict(),
+                                                                 **config}))
+    if summary is not None:
+        (folder / "summary.json").write_text(summary)
+    runs.save_checkpoint(folder / "last.pt", {"classes": ["a", "b"], "model": {}})
+    with pytest.raises(RunError, match=message):
+        runs.load_run(folder)

@@ -66,8 +66,7 @@ def prepare_run(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool = Tr
         lock_run(folder)
     ckpt_path = folder / "last.pt"
     if resume and ckpt_path.is_file():
-        old = json.loads((folder / "config.json").read_text()) if (folder / "config.json").is_file() else {}
-        diff = config_difference(old, cfg.to_dict())
+        diff = config_difference(read_record(folder / "config.json"), cfg.to_dict())
         if diff:
             raise ConfigError(f"{folder}: --resume refused, the run folder has a different config:\n  "
                               + "\n  ".join(diff))
@@ -95,7 +94,7 @@ def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = T
         if diff:
             raise ConfigError(f"{folder}: finished under a different config than asked for:\n  "
                               + "\n  ".join(diff) + "\n  move it away to train this one")
-        return json.loads((folder / "summary.json").read_text())
+        return read_record(folder / "summary.json")
     return fit(cfg, out, resume=(folder / "last.pt").is_file(), progress=progress, data_root=data_root)
 
 
@@ -104,11 +103,11 @@ def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
     from actionpose.train.engine import _heatmap_size, build_datasets, build_model, resolve_data_root
 
     folder = Path(folder)
-    cfg = TrainConfig.from_dict(json.loads((folder / "config.json").read_text()))
+    cfg = read_config(folder)
     state = load_checkpoint(folder / checkpoint)
     summary_path = folder / "summary.json"
-    root = Path(json.loads(summary_path.read_text())["data_root"]) if summary_path.is_file() \
-        else resolve_data_root(cfg)
+    data_root = read_record(summary_path).get("data_root") if summary_path.is_file() else None
+    root = Path(data_root) if data_root else resolve_data_root(cfg)
     _, test_ds = build_datasets(cfg, root, heatmap_size=_heatmap_size(cfg))
     model = build_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
@@ -189,13 +188,44 @@ def _holder(fh: IO[str]) -> str:
 # configs
 
 
+def read_record(path: Path) -> dict[str, Any]:
+    """A run folder's JSON record (config.json, summary.json); RunError names the file and what
+    is wrong with it: missing, unreadable, not valid JSON (with the line), not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"{path}: missing (deleted or never written; move the run folder away to "
+                       "train it afresh)") from None
+    except UnicodeDecodeError:
+        raise RunError(f"{path}: not valid JSON (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except OSError as exc:
+        raise RunError(f"{path}: unreadable ({exc.strerror})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: not a JSON object (holds a {type(data).__name__})")
+    return data
+
+
+def read_config(folder: Path) -> TrainConfig:
+    """The config a run folder was trained under, checked as ``make_config`` checks one."""
+    from actionpose.train.experiments import validate
+
+    path = folder / "config.json"
+    data = read_record(path)
+    try:
+        cfg = TrainConfig.from_dict(data)
+        validate(cfg)
+    except ConfigError as exc:
+        raise RunError(f"{path}: {exc}") from None
+    except TypeError as exc:  # a required key missing
+        raise RunError(f"{path}: not a run config ({exc})") from None
+    return cfg
+
+
 def config_mismatch(folder: Path, cfg: TrainConfig) -> list[str]:
     """How the config saved in run ``folder`` differs from ``cfg`` (empty: the same run)."""
-    try:
-        old = json.loads((folder / "config.json").read_text())
-    except (OSError, ValueError) as exc:
-        return [f"config.json unreadable ({exc})"]
-    return config_difference(old, cfg.to_dict())
+    return config_difference(read_record(folder / "config.json"), cfg.to_dict())
 
 
 def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
