@@ -212,3 +212,4 @@ def test_cli_extract_a_frame_folder(tmp_path, jhmdb_root, capsys):
     assert joints.num_frames == 3 and (joints.joint_confidence() > 0).any()
     rc = main(["pose", "extract", str(src), "--out", str(tmp_path / "out2"), "--model-complexity", "0"])
     assert rc == 2 and "model_complexity=0" in capsys.readouterr().err
+    assert not (tmp_path / "out2").exists()  # refused before anything was written

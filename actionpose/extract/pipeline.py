@@ -105,12 +105,17 @@ def _stale_clips(root: Path, sources: list[ClipSource], wanted: dict) -> list[tu
 
 
 def check_out_folder(out: Path) -> None:
-    """Refuse an ``--out`` that is a file, cannot be created or is not writable, before any work."""
+    """Refuse an ``--out`` that is a file or cannot be written, before any work (and without
+    creating it: a probe file is written into it, or into its nearest existing parent)."""
     if out.exists() and not out.is_dir():
         raise DataError(out, "--out is a file, not a folder")
+    base = out
+    while not base.exists() and base != base.parent:
+        base = base.parent
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        fd, probe = tempfile.mkstemp(prefix=".write_probe.", dir=out)
+        if not base.is_dir():
+            raise NotADirectoryError(f"{base} is a file")
+        fd, probe = tempfile.mkstemp(prefix=".write_probe.", dir=base)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
