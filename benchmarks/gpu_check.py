@@ -42,7 +42,7 @@ WEIGHTS_NOTE = ("random: C3D trains from scratch; the ImageNet weights of ResNet
 
 # (experiment, smoke overrides of its paper-preset config): the same models at toy sizes. C3D
 # gets 3 frames: at 4, conv3 would see 2 frames, where oneDNN's bf16 Conv3d weight gradient on
-# CPU returns garbage (benchmarks/bf16_nan_probe.py); the smoke checks the harness, not oneDNN.
+# CPU returns garbage (benchmarks/bf16_conv3d_probe.py); the smoke checks the harness, not oneDNN.
 MODELS = (
     ("c3d", dict(width=0.125, fc_dim=32, num_frames=3, size=(32, 32), batch_size=2)),
     ("attention", dict(backbone="resnet18", num_frames=2, size=(32, 32), batch_size=2)),
