@@ -123,6 +123,20 @@ def test_unwritable_out_is_refused_before_any_estimation(tmp_path, monkeypatch, 
     assert blocker.read_text() == "a file"
 
 
+@pytest.mark.parametrize("spec, problem", [
+    ("tests.no_such_module:Still", "cannot import 'Still' from 'tests.no_such_module'"),
+    ("tests.fake_estimators:Nope", "cannot import 'Nope'"),
+    ("os.path:join", "is not a PoseEstimator subclass"),
+    ("openpose", "unknown estimator 'openpose'"),
+])
+def test_a_bad_estimator_is_named_before_any_work(tmp_path, capsys, spec, problem):
+    _videos(tmp_path / "in", n=1)
+    rc = main(["pose", "extract", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--estimator", spec])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and problem in err
+    assert not (tmp_path / "out").exists()
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]

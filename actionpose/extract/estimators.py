@@ -178,14 +178,13 @@ class KeypointRCNN(PoseEstimator):
         except Exception as exc:  # a truncated or foreign file
             raise PoseError(f"{cached}: cannot load Keypoint R-CNN weights: {exc}") from exc
         self._torch = torch
-        self._options = {"min_score": min_score}
         self.model = model.eval().to(device)
         self.device = device
         self.min_score = min_score
 
     @property
     def options(self) -> dict:
-        return dict(self._options)
+        return {"min_score": self.min_score}
 
     def __call__(self, frame: np.ndarray):
         frame = self._check_frame(frame)
