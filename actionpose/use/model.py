@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -203,7 +204,9 @@ def load_model(path: str | Path, *, device: str = "cpu") -> LoadedModel:
     fmt = meta.get("format")
     if fmt == "torchscript":
         try:
-            module = torch.jit.load(str(path), map_location="cpu").eval()
+            with warnings.catch_warnings():  # torch.jit is deprecated, still the way to ship it
+                warnings.filterwarnings("ignore", category=FutureWarning)
+                module = torch.jit.load(str(path), map_location="cpu").eval()
         except Exception as exc:  # a truncated or foreign file
             raise CheckpointError(f"{path}: cannot load the TorchScript model ({' '.join(str(exc).split())[:160]})") from None
 
