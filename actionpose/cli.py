@@ -258,6 +258,10 @@ def main(argv: list[str] | None = None) -> int:
     except ActionposeError as exc:
         print(f"actionpose: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # the machine's state (a full disk, a permission), not a bug: one line
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"actionpose: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("actionpose: interrupted", file=sys.stderr)
         return 130

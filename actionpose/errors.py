@@ -59,3 +59,15 @@ class RunError(ActionposeError):
 
 class TrainingError(ActionposeError):
     """Training itself failed (e.g. the loss diverged), not its configuration."""
+
+
+class WriteError(ActionposeError, OSError):
+    """A file or folder cannot be written: no space left, a read-only file system, a file where a
+    folder should be. ``path`` is the target (the message starts with it). Also an ``OSError``,
+    so code that tolerates a failed write (a cache) still catches it."""
+
+    def __init__(self, path: str | Path, problem: str, errno: int | None = None):
+        self.path = Path(path)
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+        self.errno = errno

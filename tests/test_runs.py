@@ -2,6 +2,7 @@
 RNG states survive a checkpoint, and the folder lock keeps one writer per run."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import pickle
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from actionpose.errors import CheckpointError, RunError
+from actionpose.errors import CheckpointError, RunError, WriteError
 from actionpose.io import write_json
 from actionpose.train import runs
 from actionpose.train.experiments import make_config
@@ -233,3 +234,53 @@ def test_load_run_names_the_broken_record(tmp_path, config, summary, message):
     runs.save_checkpoint(folder / "last.pt", {"classes": ["a", "b"], "model": {}})
     with pytest.raises(RunError, match=message):
         runs.load_run(folder)
+
+
+class _FillsUp:
+    """A binary file that runs out of space after ``room`` bytes, as on a full disk."""
+
+    def __init__(self, path, mode="wb", room=4096):
+        self.fh, self.room = open(path, mode), room
+
+    def write(self, data):
+        self.room -= len(data)
+        if self.room < 0:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return self.fh.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.fh, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.fh.close()
+
+
+def test_full_disk_during_a_checkpoint_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch):
+    path = tmp_path / "last.pt"
+    runs.save_checkpoint(path, {"epoch": 1})
+    monkeypatch.setattr(runs, "open", _FillsUp, raising=False)  # torch.save writes through it
+    with pytest.raises(WriteError) as info:
+        runs.save_checkpoint(path, {"epoch": 2, "model": {"w": torch.zeros(10_000)}})
+    assert str(info.value) == f"{path}: not written: no space left on device"
+    monkeypatch.undo()
+    assert runs.load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]  # no temp file left behind
+
+
+def test_a_kill_between_the_two_checkpoints_leaves_best_written(tmp_path, monkeypatch):
+    written = []
+    real = runs.save_checkpoint
+
+    def killed_after_one(path, state):
+        real(path, state)
+        written.append(path.name)
+        raise SystemExit(9)
+
+    monkeypatch.setattr(runs, "save_checkpoint", killed_after_one)
+    with pytest.raises(SystemExit):
+        runs.save_checkpoints(tmp_path, {"epoch": 3}, improved=True)
+    # last.pt still holds the epoch before, so a resume trains epoch 3 again and writes both
+    assert written == ["best.pt"] and runs.load_checkpoint(tmp_path / "best.pt")["epoch"] == 3

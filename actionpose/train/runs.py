@@ -250,16 +250,24 @@ def config_difference(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temp file, then rename: a crash mid-write leaves the old file intact."""
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
+    """torch.save to a temp file, then rename: a crash mid-write leaves the old file intact.
+
+    torch writes through a Python file object so that a full disk surfaces as the OSError behind
+    torch's own error, which :func:`actionpose.io.atomic_path` turns into a WriteError."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(state, fh)
 
 
 def save_checkpoints(folder: Path, state: dict[str, Any], *, improved: bool) -> None:
-    """The epoch's ``last.pt``, and ``best.pt`` when the test accuracy ``improved``."""
-    save_checkpoint(folder / "last.pt", state)
+    """The epoch's ``best.pt`` when the test accuracy ``improved``, then its ``last.pt``.
+
+    Best first: a kill between the two leaves ``last.pt`` at the previous epoch, so a resume
+    trains this epoch again and writes both anew. The other order would leave a ``last.pt``
+    whose ``best_acc`` already counts this epoch while ``best.pt`` never received it.
+    """
     if improved:
         save_checkpoint(folder / "best.pt", state)
+    save_checkpoint(folder / "last.pt", state)
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
