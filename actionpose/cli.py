@@ -129,8 +129,11 @@ def _add_reproduce(p: argparse.ArgumentParser) -> str:
     p.add_argument("--jobs", type=_positive, default=1,
                    help="runs trained side by side, each in its own process with cores/jobs threads "
                         "(default 1; 2 suits a 2-core machine)")
-    p.add_argument("--out", default="runs")
-    p.add_argument("--results", default="results")
+    p.add_argument("--missing", action="store_true",
+                   help="train only the runs without a committed record under RESULTS/records")
+    p.add_argument("--out", default="runs", help="runs folder; the check against the records "
+                                                 "goes to OUT/reproduction.csv")
+    p.add_argument("--results", default="results", help="tables; the committed records are RESULTS/records")
     p.add_argument("--figures", default="figures")
     p.add_argument("--quiet", action="store_true")
     return "actionpose.train.commands:reproduce"
@@ -143,6 +146,22 @@ def _add_figures(p: argparse.ArgumentParser) -> str:
     p.add_argument("--results", default="results", help="where the CSV summaries go")
     p.add_argument("--preset", default=None, help="only runs of this preset (default: all)")
     return "actionpose.train.commands:figures"
+
+
+def _add_seeds(p: argparse.ArgumentParser) -> str:
+    p.add_argument("--claim", action="append", required=True, metavar="KEY[@BIAS]",
+                   help="a claim of the report by key (see results/comparisons.csv), KEY@BIAS for a "
+                        "context-bias sweep point, or all (repeatable)")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--plan", action="store_true", help="print what would be trained; train nothing")
+    mode.add_argument("--until-decided", action="store_true",
+                      help="add one seed of the pair at a time until the stopping rule ends the claim")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--jobs", type=_positive, default=1, help="runs trained side by side (default 1)")
+    p.add_argument("--out", default="runs", help="runs folder (default runs/)")
+    p.add_argument("--results", default="results", help="the records are RESULTS/records")
+    p.add_argument("--quiet", action="store_true")
+    return "actionpose.train.seeds:main"
 
 
 def _add_records_collect(p: argparse.ArgumentParser) -> str:
@@ -214,8 +233,9 @@ COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "import-pyskl"): ("read a pyskl/MMAction2 annotation pickle into a tree's joints", _add_data_import_pyskl),
     ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
     ("train",): ("train and evaluate one experiment", _add_train),
-    ("reproduce",): ("run every report experiment, then the figures", _add_reproduce),
+    ("reproduce",): ("train the report's runs, then the figures and a check against the committed records", _add_reproduce),
     ("figures",): ("aggregate runs or records into results/*.csv and figures/", _add_figures),
+    ("seeds",): ("add seeds to a claim's pair until the stopping rule ends it (--plan: dry run)", _add_seeds),
     ("records", "collect"): ("copy finished runs' text records into results/records", _add_records_collect),
     ("evaluate",): ("re-evaluate a finished run with test-time augmentation", _add_evaluate),
     ("export",): ("export a run's model as TorchScript or ONNX with a JSON of its inputs", _add_export),
