@@ -284,3 +284,20 @@ def test_a_kill_between_the_two_checkpoints_leaves_best_written(tmp_path, monkey
         runs.save_checkpoints(tmp_path, {"epoch": 3}, improved=True)
     # last.pt still holds the epoch before, so a resume trains epoch 3 again and writes both
     assert written == ["best.pt"] and runs.load_checkpoint(tmp_path / "best.pt")["epoch"] == 3
+
+
+def test_a_finished_run_loads_back_and_leaves_no_lock_or_temporaries(tmp_path):
+    from actionpose.data import synthetic
+    from actionpose.train.engine import fit
+
+    data = tmp_path / "puppet-smoke"
+    synthetic.generate(data, synthetic.synth_config("smoke"), workers=1)
+    cfg = make_config("c3d-pose", "smoke", dataset=str(data))
+    fit(cfg, tmp_path / "runs", progress=False)
+    folder = runs.run_dir(cfg, tmp_path / "runs")
+    assert sorted(p.name for p in folder.iterdir()) == sorted(["config.json", *runs.RECORD_FILES])
+    model, loaded, test_ds = runs.load_run(folder)
+    assert loaded == cfg and not model.training
+    state = torch.load(folder / "last.pt", weights_only=True)
+    assert all(torch.equal(v, state["model"][k]) for k, v in model.state_dict().items())
+    assert len(test_ds) == json.loads((folder / "summary.json").read_text())["num_test_videos"]

@@ -100,7 +100,8 @@ def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = T
 
 def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
     """(model in eval mode with the run's weights, its config, its test dataset)."""
-    from actionpose.train.engine import _heatmap_size, build_datasets, build_model, resolve_data_root
+    from actionpose.models.registry import build_model, heatmap_size
+    from actionpose.train.engine import build_datasets, resolve_data_root
 
     folder = Path(folder)
     cfg = read_config(folder)
@@ -108,7 +109,7 @@ def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
     summary_path = folder / "summary.json"
     data_root = read_record(summary_path).get("data_root") if summary_path.is_file() else None
     root = Path(data_root) if data_root else resolve_data_root(cfg)
-    _, test_ds = build_datasets(cfg, root, heatmap_size=_heatmap_size(cfg))
+    _, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg))
     model = build_model(cfg, len(state["classes"]))
     model.load_state_dict(state["model"])
     return model.eval(), cfg, test_ds
