@@ -361,7 +361,11 @@ def run_all(smoke: bool, out_dir: Path, keep_work: bool = False) -> dict:
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
     ctx = {"smoke": smoke, "work": work, "env": env, "data": work / "data" / "puppet-smoke"
            if smoke else work / "data" / "puppet-gpu-check"}
-    report = {"smoke": smoke, "started_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": _machine(),
+    try:
+        machine = _machine()
+    except Exception as exc:  # noqa: BLE001 - a broken torch install still gets its JSON
+        machine = {"error": f"{type(exc).__name__}: {exc}"}
+    report = {"smoke": smoke, "started_at": time.strftime("%Y-%m-%d %H:%M:%S"), "machine": machine,
               "weights": WEIGHTS_NOTE, "work_dir": str(work) if keep_work else None, "steps": {}}
     t0 = time.monotonic()
     for name, step, (gpu_box, smoke_box) in STEPS:
