@@ -82,16 +82,19 @@ def test_a_download_in_archives_becomes_a_checked_tree(download, tmp_path, capsy
 
 
 def test_a_subset_is_summarised(tmp_path):
-    parts = _parts(tmp_path / "parts")
-    shutil.rmtree(parts / jhmdb.MASK_DIR / "wave")
+    parts = _parts(tmp_path / "parts", clips={**CLIPS, ("wave", "w1"): (2, 2, 2)})
+    shutil.rmtree(parts / jhmdb.MASK_DIR / "wave" / "w0")  # most clips have a mask: w0 is left out
     shutil.rmtree(parts / jhmdb.VIDEOS_DIR)
+    for cls, video in [("catch", "c0"), ("wave", "w0"), ("wave", "w1")]:
+        shutil.rmtree(jhmdb.frames_dir(parts, cls, video))  # frames of one kept clip only: a sample
     # a clip the split files list, of which the download holds nothing
-    (parts / jhmdb.SPLITS_DIR / "wave_test_split1.txt").write_text("w0.avi 1\nw9.avi 2\n")
+    (parts / jhmdb.SPLITS_DIR / "wave_test_split1.txt").write_text("w0.avi 1\nw1.avi 2\nw9.avi 2\n")
     summary = PR.prepare_jhmdb(parts, tmp_path / "out")
-    assert summary["missing"] == {"frames": [], "joints": [], "mask": ["wave/w0"]}
-    assert summary["not_given"] == [jhmdb.VIDEOS_DIR] and summary["dropped"] == ["wave/w9"]
-    assert summary["clips"] == 3 and not summary["full"]
-    assert "w9" not in {e.video for e in jhmdb.read_split(tmp_path / "out", 1)}
+    assert summary["dropped"] == ["wave/w0 (no mask)", "wave/w9 (no data)"]
+    assert summary["missing"] == {"frames": ["catch/c0", "wave/w1"], "joints": [], "mask": []}
+    assert summary["not_given"] == [jhmdb.VIDEOS_DIR] and summary["clips"] == 3 and not summary["full"]
+    assert {e.video for e in jhmdb.read_split(tmp_path / "out", 1)} == {"c0", "c1", "w1"}
+    assert check_tree(tmp_path / "out")["errors"] == 0
 
 
 def test_the_full_downloads_split_sizes_are_verified(tmp_path, monkeypatch):

@@ -92,6 +92,39 @@ def _find_parts(tops: list[Path], skip: set[Path]) -> tuple[dict[str, Path], lis
     return folders, sorted(splits.values()), archives
 
 
+def _gather(src: Path, tmp: Path, skip: set[Path]) -> tuple[dict[str, Path], list[Path], dict[str, str]]:
+    """The download's modality folders and split files, archives unpacked under ``tmp``; and for
+    each part, where the user has it (a folder, or ``archive:path`` inside an archive)."""
+    staging = tmp / STAGING
+    folders, split_files, archives = _find_parts([src], skip) if src.is_dir() else ({}, [], [src])
+    for i, archive in enumerate(archives):
+        _unpack(archive, staging / f"{i}")
+    sources = {name: str(p) for name, p in folders.items()}
+    if split_files:
+        sources[jhmdb.SPLITS_DIR] = str(split_files[0].parent)
+    if not archives:
+        return folders, split_files, sources
+
+    def origin(p: Path) -> str:
+        i = int(p.relative_to(staging).parts[0])
+        return f"{archives[i]}:{p.relative_to(staging / str(i))}"
+
+    more_folders, more_splits, nested = _find_parts([staging], set())
+    if nested:
+        raise DataError(nested[0], "an archive inside an archive; unpack it first")
+    for name, p in more_folders.items():
+        if name in folders:
+            raise DataError(p, f"{name} is given twice ({folders[name]} too); keep one")
+        sources[name], folders[name] = origin(p), p
+    names = {f.name: f for f in split_files}
+    for f in more_splits:
+        if f.name in names:
+            raise DataError(f, f"split file {f.name} is given twice ({names[f.name]} too); keep one")
+    if more_splits and not split_files:
+        sources[jhmdb.SPLITS_DIR] = origin(more_splits[0].parent)
+    return folders, split_files + more_splits, sources
+
+
 def _make_writable(folder: Path) -> None:
     """Copies keep the source's modes; a read-only download would give a tree its owner cannot update."""
     for dirpath, _, filenames in os.walk(folder):
@@ -119,44 +152,21 @@ def _splits_of(root: Path) -> dict[tuple[str, str], list[int]]:
 
 def prepare_jhmdb(src: str | Path, out: str | Path) -> dict:
     """Build a JHMDB tree at ``out`` from the download's parts under ``src``; returns a summary:
-    ``classes``, ``clips``, ``modalities`` {modality: clips}, ``not_given`` [modality folders
-    absent], ``missing`` {modality: [class/video listed but absent]}, ``dropped`` [listed clips
-    with no data at all, left out of the tree's splits], ``splits`` {k: (train, test)},
-    ``full`` (True when the full download's counts were verified)."""
+    ``classes``, ``clips`` (in the tree's splits), ``modalities`` {modality: clips},
+    ``not_given`` [modality folders absent], ``missing`` {modality: [class/video in the splits
+    without it]} (a part only a few clips have), ``dropped`` ["class/video (no ...)": listed
+    clips left out of the splits, lacking a part most clips have or any data], ``splits``
+    {k: (train, test)}, ``full`` (True when the full download's counts were verified)."""
     src, out = Path(src), Path(out)
     if not src.exists():
         raise DataError(src, "not found (expected the folder, or an archive, of the JHMDB download)")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise DataError(out, "--out already exists and is not an empty folder; choose another or remove it")
     with atomic_dir(out) as tmp:
-        skip = {tmp.resolve(), out.resolve()}
-        staging = tmp / STAGING
-        folders, split_files, archives = _find_parts([src], skip) if src.is_dir() else ({}, [], [src])
-        for i, archive in enumerate(archives):
-            _unpack(archive, staging / f"{i}")
-        sources = {name: str(p) for name, p in folders.items()}
-        if split_files:
-            sources[jhmdb.SPLITS_DIR] = str(split_files[0].parent)
-        if archives:
-            more_folders, more_splits, nested = _find_parts([staging], set())
-            if nested:
-                raise DataError(nested[0], "an archive inside an archive; unpack it first")
-            for name, p in more_folders.items():
-                if name in folders:
-                    raise DataError(p, f"{name} is given twice ({folders[name]} too); keep one")
-                i = int(p.relative_to(staging).parts[0])
-                sources[name] = f"{archives[i]}:{p.relative_to(staging / str(i))}"
-                folders[name] = p
-            names = {f.name: f for f in split_files}
-            for f in more_splits:
-                if f.name in names:
-                    raise DataError(f, f"split file {f.name} is given twice ({names[f.name]} too); keep one")
-            if more_splits and not split_files:
-                i = int(more_splits[0].relative_to(staging).parts[0])
-                sources[jhmdb.SPLITS_DIR] = f"{archives[i]}:{more_splits[0].parent.relative_to(staging / str(i))}"
-            split_files += more_splits
+        folders, split_files, sources = _gather(src, tmp, skip={tmp.resolve(), out.resolve()})
         if not split_files:
             raise DataError(src, "no JHMDB split files (<class>_test_split<k>.txt, the download's splits.zip) found")
+        staging = tmp / STAGING
         for name, p in folders.items():
             if p.is_relative_to(staging):
                 os.replace(p, tmp / name)
@@ -183,21 +193,37 @@ def prepare_jhmdb(src: str | Path, out: str | Path) -> dict:
     return summary
 
 
+def _incomplete(listed, present: dict) -> dict[tuple[str, str], list[str]]:
+    """Listed clips the reader would refuse, with what they lack: no data at all, or a part
+    (frames or video, joints, mask) that most listed clips have."""
+    parts = {
+        "frames": set(present["frames"]) | set(present["video"]),
+        "joints": set(present["joints"]),
+        "mask": set(present["mask"]),
+    }
+    lacking = {key: ["data"] for key in listed if not any(key in have for have in parts.values())}
+    held = [key for key in listed if key not in lacking]
+    for part, have in parts.items():
+        missing = [key for key in held if key not in have]
+        if len(held) - len(missing) > len(missing):
+            for key in missing:
+                lacking.setdefault(key, []).append(part)
+    return lacking
+
+
 def _check(tmp: Path, out: Path, folders: dict[str, Path]) -> dict:
-    """Check every clip of the assembled tree ``tmp``; a subset's splits keep only its clips."""
+    """Check every clip of the assembled tree ``tmp``. Listed clips the reader would refuse are
+    left out of its splits (a subset) and reported; any other problem is an error."""
     from actionpose.data.check import check_tree, tree_clips
 
     listed = _splits_of(tmp)
     present = tree_clips(tmp)
-    anywhere = set().union(*(set(v) for v in present.values()))
-    dropped = sorted(key for key in listed if key not in anywhere)
-    if dropped:  # a subset: the tree's splits list only the clips it holds
+    dropped = _incomplete(listed, present)
+    kept = [key for key in sorted(listed) if key not in dropped]
+    if dropped:
         for p in jhmdb.split_files(tmp)["official"]:
             p.unlink()
-        jhmdb.write_splits(
-            tmp, [(v, c, tuple(listed[(c, v)])) for c, v in sorted(listed) if (c, v) in anywhere],
-            formats=("official",),
-        )
+        jhmdb.write_splits(tmp, [(v, c, tuple(listed[(c, v)])) for c, v in kept], formats=("official",))
     report = check_tree(tmp, deep=True)
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     if errors:
@@ -205,22 +231,18 @@ def _check(tmp: Path, out: Path, folders: dict[str, Path]) -> dict:
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         raise DataError(first["path"], f"{first['problem']}{more}")
     given = [m for m, sub in jhmdb.MODALITY_DIRS.items() if sub in folders]
-    summary = {
+    return {
         "out": str(out),
         "classes": len(report["classes"]),
-        "clips": len(listed) - len(dropped),
+        "clips": len(kept),
         "modalities": {m: len(present[m]) for m in given},
         "not_given": [jhmdb.MODALITY_DIRS[m] for m in jhmdb.MODALITY_DIRS if m not in given],
-        "missing": {
-            m: sorted(f"{c}/{v}" for c, v in listed if (c, v) in anywhere and (c, v) not in present[m])
-            for m in given
-        },
-        "dropped": [f"{c}/{v}" for c, v in dropped],
+        "missing": {m: [f"{c}/{v}" for c, v in kept if (c, v) not in present[m]] for m in given},
+        "dropped": [f"{c}/{v} (no {', '.join(parts)})" for (c, v), parts in sorted(dropped.items())],
         "splits": {int(k): (s["train"], s["test"]) for k, s in report["splits"].items()},
         "warnings": [p for p in report["problems"] if p["severity"] != "error"],
+        "full": len(report["classes"]) == JHMDB_CLASSES and len(kept) == JHMDB_CLIPS,
     }
-    summary["full"] = summary["classes"] == JHMDB_CLASSES and len(listed) == JHMDB_CLIPS
-    return summary
 
 
 def main(args) -> int:
@@ -234,7 +256,7 @@ def main(args) -> int:
     for sub in s["not_given"]:
         print(f"  {sub}: not given")
     if s["dropped"]:
-        print(f"  {len(s['dropped'])} listed clip(s) have no data and were left out of the splits: {', '.join(s['dropped'][:5])}{' ...' if len(s['dropped']) > 5 else ''}")
+        print(f"  {len(s['dropped'])} listed clip(s) left out of the splits: {', '.join(s['dropped'][:5])}{' ...' if len(s['dropped']) > 5 else ''}")
     if s["full"]:
         print(f"  JHMDB's counts verified: {JHMDB_CLIPS} clips in {JHMDB_CLASSES} classes, official split sizes")
     else:
