@@ -51,7 +51,8 @@ def _mask_from_pose(pos_img: np.ndarray, h: int = H, w: int = W) -> np.ndarray:
 
 def make_tree(root: Path, *, clips: int = 4, classes=("clap", "wave"), fmt=("lists",),
               video_file: bool = False, seed: int = 0, t: int = T) -> list[tuple[str, str, tuple]]:
-    """A small JHMDB-format tree: frames, joints, masks; split 1: clip 0 of each class is test."""
+    """A small JHMDB-format tree: frames, joints, masks; the test clip of each class is clip 0 in
+    split 1, the last clip in split 2, clip 1 in split 3."""
     rng = np.random.default_rng(seed)
     assignments = []
     for cls in classes:
@@ -60,7 +61,8 @@ def make_tree(root: Path, *, clips: int = 4, classes=("clap", "wave"), fmt=("lis
             pos = _pose(rng, t)
             J.write_clip(root, cls, video, frames=_frames(rng, t), pos_img=pos, mask=_mask_from_pose(pos),
                          video_file=video_file)
-            assignments.append((video, cls, (2 if i == 0 else 1, 1, 2 if i == 1 else 1)))
+            split2 = 2 if i == clips - 1 else 1
+            assignments.append((video, cls, (2 if i == 0 else 1, split2, 2 if i == 1 else 1)))
     J.write_splits(root, assignments, formats=fmt)
     return assignments
 
@@ -315,8 +317,15 @@ def test_unreadable_png(tree):
     _expect_bad(tree, first)
     make_tree(tree)
     middle = J.frames_dir(tree, "clap", "clap_v0") / "00005.png"
-    middle.write_bytes(b"garbage")
-    ds = JHMDB(tree, subset="test", num_frames=T)  # found only when decoded
+    data = middle.read_bytes()
+    middle.write_bytes(data[: len(data) // 2])  # truncated: refused before any item is read
+    with pytest.raises(DataError, match=f"^{middle}: .*IEND chunk") as info:
+        JHMDB(tree, subset="test", num_frames=T)
+    assert len(str(info.value).splitlines()) == 1
+    corrupt = bytearray(data)
+    corrupt[len(data) // 2] ^= 0xFF  # a bad block inside a complete file: found when decoded
+    middle.write_bytes(bytes(corrupt))
+    ds = JHMDB(tree, subset="test", num_frames=T)
     with pytest.raises(DataError, match=str(middle)):
         ds[0]
 

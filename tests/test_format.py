@@ -1,6 +1,8 @@
 """The JHMDB on-disk format: reading the real files and round-tripping what we write."""
 from __future__ import annotations
 
+import codecs
+
 import numpy as np
 import pytest
 
@@ -55,8 +57,10 @@ def test_round_trip(tmp_path):
 
 def test_lists_format_uses_sorted_class_index(tmp_path):
     J.write_splits(tmp_path, [("v1", "wave", (1, 1, 1)), ("v2", "clap", (2, 2, 2))], formats=("lists",))
-    (tmp_path / J.MASK_DIR / "wave").mkdir(parents=True)
-    (tmp_path / J.MASK_DIR / "clap").mkdir(parents=True)
+    (tmp_path / J.MASK_DIR / "wave" / "v1").mkdir(parents=True)
+    (tmp_path / J.MASK_DIR / "clap" / "v2").mkdir(parents=True)
+    (tmp_path / J.MASK_DIR / "zoom").mkdir()  # empty: sorts last, is no class
+    assert J.modality_classes(tmp_path) == ["clap", "wave"]
     entries = J.read_split(tmp_path, 2)
     assert {(e.video, e.cls, e.subset) for e in entries} == {("v1", "wave", "train"), ("v2", "clap", "test")}
 
@@ -93,3 +97,33 @@ def test_wrong_shapes_and_nan(tmp_path):
     scipy.io.savemat(p, {"part_mask": np.zeros((4, 4, 2, 2), np.uint8)})
     with pytest.raises(DataError, match=r"expected \(H, W, T\)"):
         J.read_mask(p)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be-bom", "utf-32"])
+@pytest.mark.parametrize("fmt", ["official", "lists"])
+def test_split_files_in_any_unicode_with_a_bom(tmp_path, encoding, fmt):
+    for cls, video in (("wave", "v1"), ("clap", "v2")):
+        (tmp_path / J.MASK_DIR / cls / video).mkdir(parents=True)
+    J.write_splits(tmp_path, [("v1", "wave", (1, 2, 1)), ("v2", "clap", (2, 1, 2))], formats=(fmt,))
+    expected = J.read_split(tmp_path, 1)
+    for path in (tmp_path / J.SPLITS_DIR).iterdir():
+        text = path.read_text().replace("\n", "\r\n")  # CRLF too
+        if encoding == "utf-16-be-bom":
+            path.write_bytes(codecs.BOM_UTF16_BE + text.encode("utf-16-be"))
+        else:
+            path.write_bytes(text.encode(encoding))
+    assert J.read_split(tmp_path, 1) == expected and len(expected) == 2
+
+
+@pytest.mark.parametrize("content, problem", [
+    ("v1 1\n".encode("utf-16-le"), r"holds NUL bytes: UTF-16 or UTF-32 without a byte-order mark\? save it as UTF-8"),
+    (b"v1 1\nv\xe9 1\n", r"not valid UTF-8 text \(byte 6\); save it as UTF-8"),
+    (codecs.BOM_UTF16_LE + b"v\x001", r"not valid utf-16 text \(byte 4\); save it as UTF-8"),
+])
+def test_undecodable_split_file_is_refused_naming_it(tmp_path, content, problem):
+    path = tmp_path / J.SPLITS_DIR / "JHMDB_train1.txt"
+    path.parent.mkdir()
+    path.write_bytes(content)
+    (tmp_path / J.SPLITS_DIR / "JHMDB_test1.txt").write_text("")
+    with pytest.raises(DataError, match=f"^{path}: {problem}$"):
+        J.read_split(tmp_path, 1)

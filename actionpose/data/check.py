@@ -50,8 +50,9 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
 
     Keys: root, classes, clips, modalities (clips per modality), splits (per split: format,
     train/test counts, per-class counts), frame_counts (stats per modality), problems
-    ([{path, problem, severity}]), errors, warnings. ``deep`` decodes every mask in full
-    (slower; the default reads headers and sizes, and the first/last frame of each clip).
+    ([{path, problem, severity}]), errors, warnings. ``deep`` decodes every frame and mask in
+    full (slower; the default reads headers, sizes and file ends, and decodes the first and last
+    frame of each clip).
     """
     root = Path(root)
     problems: list[dict] = []
@@ -68,9 +69,17 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
     if not any((root / sub).is_dir() for sub in J.MODALITY_DIRS.values()):
         problem(root, f"no modality folder ({', '.join(J.MODALITY_DIRS.values())})")
     all_clips = sorted(set().union(*[set(v) for v in present.values()]))
-    classes = J.modality_classes(root)
+    try:
+        classes = J.modality_classes(root)
+        ignored = J.ignored_classes(root)
+    except DataError as exc:
+        problem(exc.path, exc.problem)
+        classes, ignored = [], {}
     report["classes"] = classes
-    for stray in sorted(set(J.folder_classes(root)) - set(classes)):
+    for name, why in sorted(ignored.items()):
+        problem(root / J.SPLITS_DIR if J.split_files(root)["official"] else root,
+                f"{name!r} is not a class: {why}; it is ignored", "warning")
+    for stray in sorted(set(J.folder_classes(root)) - set(classes) - set(ignored)):
         problem(root, f"folder {stray!r} under a modality folder is not a class of the split files; "
                       "it is ignored", "warning")
     report["clips"] = len(all_clips)
@@ -84,6 +93,7 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
 
     # splits
     split_sets: dict[int, set[str]] = {}
+    listed: dict[tuple[str, str], Path] = {}  # (class, video) -> a split file listing it
     files = J.split_files(root)
     fmt = "official" if files["official"] else "lists"
     if not files["official"] and not files["lists"]:
@@ -105,12 +115,19 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
                 if e.video in seen:
                     problem(split_path, f"video {e.video!r} listed twice ({seen[e.video]} and {e.subset})")
                 seen[e.video] = e.subset
+                listed.setdefault((e.cls, e.video), e.source)
                 if e.video not in where:
                     problem(split_path, f"video {e.video!r} ({e.cls}) does not exist in any modality")
                 elif e.cls not in where[e.video]:
                     problem(split_path, f"video {e.video!r} listed as {e.cls!r} but found under "
                                         f"{sorted(where[e.video])}")
             split_sets[k] = set(seen)
+            for subset in ("train", "test"):
+                if not any(e.subset == subset for e in entries):
+                    sources = J.split_sources(root, k)
+                    where_listed = (root / J.SPLITS_DIR if sources["official"]
+                                    else root / J.SPLITS_DIR / f"JHMDB_{subset}{k}.txt")
+                    problem(where_listed, f"split {k} lists no {subset} video; training on it is refused")
             report["splits"][str(k)] = {
                 "format": fmt,
                 "train": sum(e.subset == "train" for e in entries),
@@ -124,6 +141,9 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
             problem(root / J.SPLITS_DIR, f"the splits list different sets of videos (sizes {sizes})",
                     "warning")
 
+    # a clip found in no modality at all is reported above
+    _check_coverage(root, present, {cv: p for cv, p in listed.items() if cv[1] in where}, problem)
+
     # clips
     counts: dict[str, list[int]] = defaultdict(list)
     mismatches = 0
@@ -132,7 +152,7 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
         sizes: dict[str, tuple[int, int]] = {}
         try:
             if (cls, video) in present["frames"]:
-                fp = J.probe_frames(root, cls, video, decode_ends=True)
+                fp = J.probe_frames(root, cls, video, check="decode_all" if deep else "decode_ends")
                 lengths["frames"], sizes["frames"] = fp.count, fp.size
             if (cls, video) in present["video"]:
                 vp = J.probe_video(root, cls, video, count_frames=True)
@@ -167,6 +187,31 @@ def check_tree(root: str | Path, *, deep: bool = False) -> dict:
     report["frame_counts"] = {m: _stats(v) for m, v in counts.items()}
     report["frame_count_mismatches"] = mismatches
     return _finish(report)
+
+
+def _check_coverage(root: Path, present: dict, listed: dict[tuple[str, str], Path], problem) -> None:
+    """Listed clips missing a modality that most listed clips have are errors (a folder gone);
+    a modality only a few listed clips have is one warning (a partial tree, like a sample)."""
+    if not listed:
+        return
+    kinds = {
+        "frames": (set(present["frames"]) | set(present["video"]), lambda c, v: J.frames_dir(root, c, v)),
+        "joints": (set(present["joints"]), lambda c, v: J.joints_path(root, c, v).parent),
+        "mask": (set(present["mask"]), lambda c, v: J.mask_path(root, c, v).parent),
+    }
+    for kind, (have, path_of) in kinds.items():
+        missing = sorted(set(listed) - have)
+        n_have = len(listed) - len(missing)
+        if not missing or not n_have:
+            continue
+        if n_have > len(missing):
+            for cls, video in missing:
+                problem(path_of(cls, video), f"missing: {video!r} is listed in {listed[cls, video]} "
+                                             f"and {n_have} of {len(listed)} listed clips have {kind}")
+        else:
+            problem(root / J.MODALITY_DIRS[kind], f"only {n_have} of {len(listed)} listed clips have "
+                                                  f"{kind}; training that reads {kind} refuses the others",
+                    "warning")
 
 
 def _finish(report: dict) -> dict:

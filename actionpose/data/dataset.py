@@ -148,6 +148,8 @@ class JHMDB(Dataset):
                 if not skip_bad:
                     raise
                 self.skipped.append((e.video, str(exc)))
+        if not self._clips:
+            raise self._no_clips(entries)
         if self.skipped:
             first = "; ".join(reason for _, reason in self.skipped[:3])
             warnings.warn(
@@ -160,6 +162,20 @@ class JHMDB(Dataset):
 
     # ----------------------------------------------------------------------------------------
     # construction
+
+    def _no_clips(self, entries: list) -> DataError:
+        """Refused up front: an empty subset would only fail after training, when evaluating."""
+        if entries:
+            return DataError(self.root, f"split {self.split} {self.subset}: all {len(entries)} clips "
+                                        f"were skipped as bad, e.g. {self.skipped[0][1]}")
+        official = J.split_sources(self.root, self.split)["official"]
+        if official:
+            code = 1 if self.subset == "train" else 2
+            return DataError(self.root / J.SPLITS_DIR, f"none of the {len(official)} "
+                             f"<class>_test_split{self.split}.txt files marks a video {code} "
+                             f"({self.subset}): split {self.split} has no {self.subset} clips")
+        return DataError(self.root / J.SPLITS_DIR / f"JHMDB_{self.subset}{self.split}.txt",
+                         f"lists no video: split {self.split} has no {self.subset} clips")
 
     def _check_folders(self) -> None:
         if not self.root.is_dir():

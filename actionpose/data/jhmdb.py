@@ -29,7 +29,8 @@ from actionpose.data.layout import (
 )
 from actionpose.data.matfile import loadmat, mat_variables, savemat
 from actionpose.data.splits import (
-    SplitEntry, folder_classes, modality_classes, read_split, split_files, write_splits,
+    SplitEntry, folder_classes, ignored_classes, modality_classes, read_split, read_text, split_files,
+    split_sources, write_splits,
 )
 from actionpose.errors import DataError
 from actionpose.io import atomic_dir, atomic_path
@@ -280,18 +281,48 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int(h), int(w)
 
 
-def probe_frames(root: str | Path, cls: str, video: str, *, decode_ends: bool = False) -> FramesProbe:
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the empty IEND chunk with its CRC
+_JPEG_END = b"\xff\xd9"
+
+
+def check_image_end(path: Path) -> None:
+    """Refuse an image whose file does not end as its format must (a PNG's IEND chunk, a JPEG's
+    end-of-image marker): the cheap test for a truncated frame, one small read per file."""
+    png = path.suffix.lower() == ".png"
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(fh.seek(0, 2) - 16, 0))
+            tail = fh.read()
+    except OSError as exc:
+        raise DataError(path, f"cannot read: {exc.strerror or exc}") from exc
+    if png and not tail.endswith(_PNG_END):
+        raise DataError(path, "unreadable image: the PNG does not end with its IEND chunk (truncated)")
+    if not png and not tail.rstrip(b"\x00").endswith(_JPEG_END):
+        raise DataError(path, "unreadable image: the JPEG does not end with its end-of-image "
+                              "marker (truncated)")
+
+
+FRAME_CHECKS = ("ends", "decode_ends", "decode_all")
+
+
+def probe_frames(root: str | Path, cls: str, video: str, *, check: str = "ends") -> FramesProbe:
     """The clip's PNG/JPG frames: file list and frame size (from the first file's header).
 
-    ``decode_ends`` decodes the first and last frame too and checks they have the same size.
+    ``check``: "ends" tests that every file ends as its format must (catches truncated frames
+    cheaply); "decode_ends" also decodes the first and last frame; "decode_all" decodes every
+    frame. Decoded frames must all have the first frame's size.
     """
+    if check not in FRAME_CHECKS:
+        raise ValueError(f"check must be one of {FRAME_CHECKS}, got {check!r}")
     files = list_frame_files(frames_dir(root, cls, video))
     size = _png_size(files[0])
-    if decode_ends:
-        for f in (files[0], files[-1]):
-            img = read_frame(f)
-            if img.shape[:2] != size:
-                raise DataError(f, f"frame size {img.shape[:2]} differs from the first frame's {size}")
+    for f in files:
+        check_image_end(f)
+    decode = {"ends": [], "decode_ends": [files[0], files[-1]], "decode_all": files}[check]
+    for f in decode:
+        img = read_frame(f)
+        if img.shape[:2] != size:
+            raise DataError(f, f"frame size {img.shape[:2]} differs from the first frame's {size}")
     return FramesProbe(files, size)
 
 
@@ -370,9 +401,11 @@ __all__ = [
     "FRAMES_DIR", "VIDEOS_DIR", "JOINTS_DIR", "MASK_DIR", "SPLITS_DIR", "JOINTS_FILE", "MASK_FILE",
     "MODALITY_DIRS", "NUM_JOINTS", "NUM_SPLITS", "VIDEO_EXTENSIONS", "JointsFile", "SplitEntry",
     "loadmat", "savemat", "mat_variables",
-    "FramesProbe", "VideoProbe", "probe_frames", "probe_video", "probe_joints", "probe_mask",
+    "FramesProbe", "VideoProbe", "FRAME_CHECKS", "check_image_end", "probe_frames", "probe_video",
+    "probe_joints", "probe_mask",
     "frames_dir", "video_path", "joints_path", "mask_path",
     "read_joints", "write_joints", "read_mask", "write_mask",
     "list_frame_files", "read_frame", "read_frames", "write_frames", "read_video", "write_video",
-    "split_files", "folder_classes", "modality_classes", "read_split", "write_splits", "write_clip",
+    "split_files", "split_sources", "read_text", "folder_classes", "ignored_classes", "modality_classes",
+    "read_split", "write_splits", "write_clip",
 ]

@@ -8,6 +8,7 @@ in the sorted class names. Every failure is a :class:`DataError` naming the file
 """
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,33 @@ def split_files(root: str | Path) -> dict[str, list[Path]]:
     return found
 
 
+_BOMS = (  # UTF-32 first: its little-endian mark starts with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def read_text(path: str | Path) -> str:
+    """A split file's text: UTF-8 (a BOM is dropped), or UTF-16/UTF-32 with a byte-order mark.
+
+    Line ends (LF, CRLF, CR) are the caller's ``splitlines``. Anything else is a DataError.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(path, f"cannot read: {exc.strerror or exc}") from exc
+    encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), None)
+    if encoding is None and b"\x00" in data:
+        raise DataError(path, "holds NUL bytes: UTF-16 or UTF-32 without a byte-order mark? "
+                              "save it as UTF-8")
+    try:
+        return data.decode(encoding or "utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(path, f"not valid {encoding or 'UTF-8'} text (byte {exc.start}); "
+                              "save it as UTF-8") from exc
+
+
 def folder_classes(root: str | Path) -> list[str]:
     """Sorted names of the class folders under any modality folder (hidden ones skipped)."""
     root = Path(root)
@@ -54,59 +82,101 @@ def folder_classes(root: str | Path) -> list[str]:
     return sorted(names)
 
 
-def modality_classes(root: str | Path) -> list[str]:
-    """Sorted class names: those of the official ``<class>_test_split<k>.txt`` files when the
-    tree has them (a stray folder then cannot shift the class indices), else the class folders."""
+def _official_lines(path: Path) -> list[tuple[str, str]]:
+    """(video, code) of each line of a ``<class>_test_split<k>.txt``; code 1 train, 2 test, 0 unused."""
+    found = []
+    for lineno, line in enumerate(read_text(path).splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+            raise DataError(path, f"line {lineno}: expected '<video>.avi 0|1|2', got {line!r}")
+        video = Path(parts[0]).stem if parts[0].lower().endswith(VIDEO_EXTENSIONS) else parts[0]
+        found.append((video, parts[1]))
+    return found
+
+
+def ignored_classes(root: str | Path) -> dict[str, str]:
+    """Class names the tree mentions that are not classes, with why: an official split file
+    that marks no video train or test in any split, or a class folder holding nothing. They are
+    left out of :func:`modality_classes`, so they never become a class nor shift an index."""
+    root = Path(root)
     official = split_files(root)["official"]
     if official:
-        return sorted({_OFFICIAL.match(p.name).group("cls") for p in official})
-    return folder_classes(root)
+        by_class: dict[str, list[Path]] = {}
+        for p in official:
+            by_class.setdefault(_OFFICIAL.match(p.name).group("cls"), []).append(p)
+        return {cls: f"{', '.join(p.name for p in files)} mark no video train or test"
+                for cls, files in by_class.items()
+                if not any(code != "0" for p in files for _, code in _official_lines(p))}
+    ignored = {}
+    for cls in folder_classes(root):
+        folders = [root / sub / cls for sub in MODALITY_DIRS.values() if (root / sub / cls).is_dir()]
+        if not any(not e.name.startswith(".") for d in folders for e in d.iterdir()):
+            ignored[cls] = f"empty class folder ({', '.join(str(d) for d in folders)})"
+    return ignored
+
+
+def modality_classes(root: str | Path) -> list[str]:
+    """Sorted class names: those of the official ``<class>_test_split<k>.txt`` files when the
+    tree has them (a stray folder then cannot shift the class indices), else the class folders;
+    either way without the :func:`ignored_classes` (empty files or folders)."""
+    official = split_files(root)["official"]
+    if official:
+        names = {_OFFICIAL.match(p.name).group("cls") for p in official}
+    else:
+        names = set(folder_classes(root))
+    return sorted(names - set(ignored_classes(root)))
+
+
+def split_sources(root: str | Path, split: int) -> dict[str, list[Path]]:
+    """The files of split ``split`` in each format present (empty lists for an absent one)."""
+    files = split_files(root)
+    return {
+        "official": [p for p in files["official"] if int(_OFFICIAL.match(p.name).group("k")) == split],
+        "lists": [p for p in files["lists"] if int(_LISTS.match(p.name).group("k")) == split],
+    }
 
 
 def read_split(root: str | Path, split: int = 1, classes: list[str] | None = None) -> list[SplitEntry]:
     """Official split ``split`` (1..3) as a list of (video, class, subset), unused clips dropped.
 
     Reads ``<class>_test_split<k>.txt`` if present, else ``JHMDB_{train,test}<k>.txt`` whose class
-    index is the 1-based position in ``classes`` (default: the sorted class folders).
+    index is the 1-based position in ``classes`` (default: :func:`modality_classes`). A tree with
+    both formats must have them agree (a DataError names both files and a video that differs).
     """
     root = Path(root)
     if split not in (1, 2, 3):
         raise DataError(root / SPLITS_DIR, f"split must be 1, 2 or 3, got {split!r}")
-    files = split_files(root)
-    official = [p for p in files["official"] if int(_OFFICIAL.match(p.name).group("k")) == split]
-    entries: list[SplitEntry] = []
-    if official:
-        for p in official:
-            cls = _OFFICIAL.match(p.name).group("cls")
-            for lineno, line in enumerate(p.read_text().splitlines(), start=1):
-                if not line.strip():
-                    continue
-                parts = line.split()
-                if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
-                    raise DataError(p, f"line {lineno}: expected '<video>.avi 0|1|2', got {line!r}")
-                video = Path(parts[0]).stem if parts[0].lower().endswith(VIDEO_EXTENSIONS) else parts[0]
-                if parts[1] != "0":
-                    entries.append(SplitEntry(video, cls, "train" if parts[1] == "1" else "test", p))
-        return entries
-    lists = {
-        _LISTS.match(p.name).group("subset"): p
-        for p in files["lists"]
-        if int(_LISTS.match(p.name).group("k")) == split
-    }
-    if not lists:
+    sources = split_sources(root, split)
+    if not sources["official"] and not sources["lists"]:
         raise DataError(
             root / SPLITS_DIR,
             f"no split {split} files (expected <class>_test_split{split}.txt or "
             f"JHMDB_train{split}.txt / JHMDB_test{split}.txt)",
         )
+    official = lists = None
+    if sources["official"]:
+        official = [SplitEntry(video, _OFFICIAL.match(p.name).group("cls"), "train" if code == "1" else "test", p)
+                    for p in sources["official"] for video, code in _official_lines(p) if code != "0"]
+    if sources["lists"]:
+        lists = _read_lists(root, split, sources["lists"], classes)
+    if official is not None and lists is not None:
+        _agree(root, split, official, lists)
+    return official if official is not None else lists
+
+
+def _read_lists(root: Path, split: int, files: list[Path], classes: list[str] | None) -> list[SplitEntry]:
+    by_subset = {_LISTS.match(p.name).group("subset"): p for p in files}
     if classes is None:
-        classes = [c for c in modality_classes(root)]
+        classes = modality_classes(root)
     home = _video_folders(root)
+    entries: list[SplitEntry] = []
     for subset in ("train", "test"):
-        if subset not in lists:
+        if subset not in by_subset:
             raise DataError(root / SPLITS_DIR / f"JHMDB_{subset}{split}.txt", "split file missing")
-        p = lists[subset]
-        for lineno, line in enumerate(p.read_text().splitlines(), start=1):
+        p = by_subset[subset]
+        for lineno, line in enumerate(read_text(p).splitlines(), start=1):
             if not line.strip():
                 continue
             parts = line.split()
@@ -125,6 +195,24 @@ def read_split(root: str | Path, split: int = 1, classes: list[str] | None = Non
                        "under a modality folder?")
             entries.append(SplitEntry(video, cls, subset, p))
     return entries
+
+
+def _agree(root: Path, split: int, official: list[SplitEntry], lists: list[SplitEntry]) -> None:
+    """Refuse two split formats that list different things: only one of them would be used."""
+    a = {e.video: e for e in official}
+    b = {e.video: e for e in lists}
+    differ = sorted(v for v in set(a) | set(b) if v not in a or v not in b
+                    or (a[v].cls, a[v].subset) != (b[v].cls, b[v].subset))
+    if not differ:
+        return
+    v = differ[0]
+    ea, eb = a.get(v), b.get(v)
+    file_a = ea.source if ea else root / SPLITS_DIR / f"{eb.cls}_test_split{split}.txt"
+    file_b = eb.source if eb else root / SPLITS_DIR / f"JHMDB_{ea.subset}{split}.txt"
+    what_a = f"{ea.subset} ({ea.cls})" if ea else "not listed"
+    what_b = f"{eb.subset} ({eb.cls})" if eb else "not listed"
+    raise DataError(file_a, f"disagrees with {file_b}: video {v!r} is {what_a} here and {what_b} "
+                            f"there ({len(differ)} videos differ between the two split formats)")
 
 
 def _video_folders(root: Path) -> dict[str, set[str]]:
@@ -171,6 +259,6 @@ def write_splits(
 
 
 __all__ = [
-    "SplitEntry", "split_files", "folder_classes", "modality_classes", "read_split",
-    "write_splits",
+    "SplitEntry", "split_files", "split_sources", "read_text", "folder_classes", "ignored_classes",
+    "modality_classes", "read_split", "write_splits",
 ]
