@@ -126,3 +126,104 @@ def test_reproduce_missing_trains_only_what_the_records_lack(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 0 and "reproduce: 0 runs at preset smoke without a committed record" in err
     assert "reproduce: nothing to train" in err and not out.exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# actionpose seeds: the stopping rule, planned and run
+
+
+def _records(records: Path, base: list[float], treat: list[float], preset: str = "smoke") -> None:
+    for seed, (a, b) in enumerate(zip(base, treat)):
+        write_run(records, "c3d", a, seed=seed, preset=preset, records=True)
+        write_run(records, "c3d-pose", b, seed=seed, preset=preset, records=True)
+
+
+def test_seeds_plan_prints_each_claim_state_and_what_it_would_train(tmp_path, capsys):
+    records = tmp_path / "results" / "records"
+    _records(records, [0.5, 0.4, 0.6], [0.7, 0.3, 0.65])  # Δ +5 ± 20 pt: open
+    write_run(records, "c3d", 0.5, seed=4, preset="smoke", records=True)  # one side of seed 4 only
+    code = main(["seeds", "--claim", "c3d-pose", "--claim", "two-stream-mask", "--plan",
+                 "--preset", "smoke", "--results", str(tmp_path / "results")])
+    out, err = capsys.readouterr()
+    assert code == 0
+    line = next(l for l in out.splitlines() if l.startswith("seeds: c3d-pose"))
+    assert "open (3 seeds; about 10 needed)" in line and "±5 pt needs about" in line
+    # seeds 3..9: both sides, except seed 4's baseline, which has a record
+    assert "would train seed(s) 3, 4, 5, 6, 7, 8, 9: 13 run(s)" in line
+    assert "seeds: two-stream-mask (puppet): open (0 seeds; at least 2 needed); would train seed(s) 0, 1: 4 run(s)" in out
+    assert "seeds: 17 run(s) planned at preset smoke" in err
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--claim", "c3d-pos", "--plan"], "--claim 'c3d-pos': unknown claim; choose from c3d-pose"),
+    (["--claim", "c3d-pose@x", "--plan"], "the context bias after @ must be a number"),
+    (["--claim", "c3d-pose-actors@0.5", "--plan"], "a sweep point needs a puppet-world claim"),
+])
+def test_seeds_refuses_an_unknown_claim_in_one_line(argv, message, capsys):
+    assert main(["seeds", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def _fake_trainer(accs: dict):
+    """Writes finished run folders instead of training: acc per (experiment, seed)."""
+    calls = []
+
+    def train(todo, out):
+        for _, cfg in todo:
+            calls.append((cfg.experiment, cfg.seed))
+            folder = write_run(Path(out), cfg.experiment, accs[cfg.experiment](cfg.seed),
+                               seed=cfg.seed, preset=cfg.preset)
+            (folder / "config.json").write_text(json.dumps(cfg.to_dict()))
+        return []
+    return train, calls
+
+
+def test_until_decided_adds_pairs_until_a_rule_stops_it_and_logs_which(tmp_path):
+    from actionpose.report.tables import compare_all
+    from actionpose.report.records import load_runs
+    from actionpose.train import seeds as S
+
+    records, out = tmp_path / "records", tmp_path / "runs"
+    _records(records, [0.5, 0.4, 0.6], [0.7, 0.3, 0.65])  # open at 3 seeds
+    # every new seed gains 10 pt (sd of Δ shrinks): the interval soon clears 0
+    train, calls = _fake_trainer({"c3d": lambda s: 0.5, "c3d-pose": lambda s: 0.6 + 0.01 * (s % 2)})
+    rule = S.until_decided(S.parse_claims(["c3d-pose"])[0], "smoke", out, records, train=train)
+    assert rule.state == "decided (interval one side)" and not rule.open
+    assert calls[:2] == [("c3d", 3), ("c3d-pose", 3)] and len(calls) == 2 * (rule.seeds - 3)
+    log = [json.loads(l) for l in (out / "seeds_log.jsonl").read_text().splitlines()]
+    assert log == [{**log[0], "claim": "c3d-pose", "seeds": rule.seeds, "stopped_by": rule.state}]
+    # the new runs are records now, and the table says the same
+    row = compare_all(load_runs(records)).set_index("key").loc["c3d-pose"]
+    assert row["seeds"] == rule.seeds and row["stopping"] == rule.state
+    # a claim already ended trains nothing
+    assert S.until_decided(S.parse_claims(["c3d-pose"])[0], "smoke", out, records, train=train).state == rule.state
+    assert len(calls) == 2 * (rule.seeds - 3)
+
+
+def test_until_decided_stops_at_ten_seeds(tmp_path):
+    from actionpose.train import seeds as S
+
+    records = tmp_path / "records"
+    _records(records, [0.5] * 8, [0.2, 0.8] * 4)  # Δ ±30 pt around 0 and staying so
+    train, calls = _fake_trainer({"c3d": lambda s: 0.5, "c3d-pose": lambda s: (0.2, 0.8)[s % 2]})
+    rule = S.until_decided(S.parse_claims(["c3d-pose"])[0], "smoke", tmp_path / "runs", records, train=train)
+    assert rule.state == "stopped (10 seeds)" and rule.seeds == 10 and len(calls) == 4
+
+
+def test_seeds_until_decided_end_to_end_at_the_smoke_preset(tmp_path, monkeypatch, capsys):
+    """Nine committed seeds (built here), so the rule needs one real pair: trained, copied into
+    the records, and the claim ends at ten seeds or earlier."""
+    monkeypatch.setenv("ACTIONPOSE_DATA", str(tmp_path / "data"))
+    results = tmp_path / "results"
+    _records(results / "records", [0.5, 0.3] * 4 + [0.5], [0.3, 0.5] * 4 + [0.3])
+    code = main(["seeds", "--claim", "c3d-pose", "--until-decided", "--preset", "smoke",
+                 "--out", str(tmp_path / "runs"), "--results", str(results), "--quiet"])
+    out, err = capsys.readouterr()
+    assert code == 0, err[-2000:]
+    assert "c3d-pose: stopped (10 seeds) at 10 seeds" in out
+    for experiment in ("c3d", "c3d-pose"):
+        record = results / "records" / experiment / "puppet" / "puppet-smoke-split1-seed9"
+        assert sorted(p.name for p in record.iterdir()) == [
+            "config.json", "metrics.csv", "predictions.csv", "summary.json"]

@@ -165,11 +165,16 @@ def load_predictions(runs: pd.DataFrame, experiment: str, dataset: str) -> pd.Da
         columns=["video", "label", "prediction", "seed", "split"])
 
 
-def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False) -> list[Path]:
-    """Copy the text records of every finished run under ``runs_dir`` into
-    ``records_dir/<experiment>/<dataset>/<run>/``. A record that exists with other content is
-    refused (all of them listed, nothing written) unless ``replace``; returns the written folders."""
+def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False,
+            folders: list[Path] | None = None) -> list[Path]:
+    """Copy the text records of every finished run under ``runs_dir`` (of those in ``folders``
+    if given) into ``records_dir/<experiment>/<dataset>/<run>/``. A record that exists with other
+    content is refused (all of them listed, nothing written) unless ``replace``; returns the
+    written folders."""
     runs = load(runs_dir).runs
+    if folders is not None:
+        wanted = {Path(f).resolve() for f in folders}
+        runs = runs[[Path(p).resolve() in wanted for p in runs["path"]]]
     plan = []
     for row in runs.itertuples():
         source = Path(row.path)
