@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from actionpose.errors import ConfigError
 from actionpose.train.experiments import PRESETS, EXPERIMENTS, make_config
@@ -84,6 +85,8 @@ def test_existing_weights_file_passes(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
+    pytest.param(["--device", "cuda:1"], "actionpose: error: device 'cuda:1' requested but CUDA is not available",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (["--device", "mps"], "actionpose: error: device='mps': must be auto, cpu, cuda or cuda:N"),
     (["lr=-1"], "actionpose: error: lr=-1.0: must be > 0"),
     (["schedule=step", "step_size=0"], "actionpose: error: step_size=0: must be an integer >= 1"),

@@ -203,14 +203,13 @@ def test_resume_without_config_says_it_is_missing(tmp_path):
     cfg, folder = _run_folder(tmp_path, last_pt="x")
     with pytest.raises(RunError, match=rf"^{folder / 'config.json'}: missing \(deleted or never written"):
         runs.prepare_run(folder, cfg, resume=True)
-    runs.unlock_run(folder)
+    assert not (folder / runs.LOCK_NAME).exists()  # a refused start gives the lock back
 
 
 def test_fresh_start_over_a_run_without_config_deletes_nothing(tmp_path):
     cfg, folder = _run_folder(tmp_path, metrics_csv="epoch\n1\n", last_pt="x")
     with pytest.raises(RunError, match=r"config.json: missing"):
         runs.prepare_run(folder, cfg, resume=False)
-    runs.unlock_run(folder)
     assert sorted(p.name for p in folder.iterdir()) == ["last.pt", "metrics.csv"]
 
 

@@ -64,6 +64,14 @@ def prepare_run(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool = Tr
     """
     if main:
         lock_run(folder)
+    try:
+        return _prepare_locked(folder, cfg, resume=resume, main=main)
+    except BaseException:
+        unlock_run(folder)  # refused: nothing of this run started
+        raise
+
+
+def _prepare_locked(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool) -> dict[str, Any] | None:
     ckpt_path = folder / "last.pt"
     if resume and ckpt_path.is_file():
         diff = config_difference(read_record(folder / "config.json"), cfg.to_dict())
