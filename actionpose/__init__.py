@@ -9,6 +9,15 @@ from actionpose.errors import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # lazy: `import actionpose` stays light; actionpose.predict(run, video) loads torch on use
+    if name == "predict":
+        from actionpose.use.predict import predict
+
+        return predict
+    raise AttributeError(f"module 'actionpose' has no attribute {name!r}")
 __all__ = [
     "ActionposeError",
     "CheckpointError",
@@ -17,4 +26,5 @@ __all__ = [
     "PoseError",
     "WeightsError",
     "__version__",
+    "predict",
 ]
