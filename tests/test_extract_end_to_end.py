@@ -1,5 +1,6 @@
 """README's "Your own data", end to end in smoke mode: class folders of real videos and their split
-files -> `pose extract --splits` -> `data check` -> a trained pair -> their comparison."""
+files -> `pose extract --splits` -> `data check` -> a trained pair -> their comparison (and the
+poses exported for pyskl)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 from actionpose.cli import main
 from actionpose.data import jhmdb
+from actionpose.data.interchange import load_annotations
 from actionpose.extract.sources import resize
 
 VIDEOS = {"drink": "mmaction2_ntu_S001C001P001R001A001_rgb.avi", "gym": "mmaction2_demo_skeleton.mp4"}
@@ -43,6 +45,10 @@ def test_your_own_data_in_four_commands(tmp_path, realdata_root, capsys):
     assert "8 clip(s) extracted" in out and out.count("test video acc") == 2
     paired = report.compare(runs, "c3d", "c3d-pose", dataset=tree.name)
     assert len(paired.table) == 1 and "c3d-pose" in str(paired)
+    # the same poses for pyskl / MMAction2
+    assert main(["data", "export-pyskl", str(tree), "--out", str(tmp_path / "mydata_2d.pkl")]) == 0
+    annotations = load_annotations(tmp_path / "mydata_2d.pkl")
+    assert len(annotations["annotations"]) == 8 and sorted(annotations["split"]["test1"]) == ["drink_1", "gym_1"]
 
 
 def test_mediapipe_extracts_the_collection_with_its_splits(tmp_path, realdata_root):
