@@ -55,6 +55,9 @@ REPO = Path(__file__).resolve().parents[1]
     (dict(device="mps"), "device='mps': must be auto, cpu, cuda or cuda:N"),
     (dict(device="gpu"), "device='gpu': must be auto, cpu, cuda or cuda:N"),
     (dict(device="cuda:x"), "device='cuda:x': must be auto, cpu, cuda or cuda:N"),
+    (dict(backbone="resnet9"), "backbone='resnet9': must be one of resnet18, "),
+    (dict(temporal_backbone="lite0"), "temporal_backbone='lite0': must be one of resnet18, "),
+    (dict(init_mode="copy"), "init_mode='copy': must be one of none, replicate, replicate_scaled, average"),
     (dict(lr="0.1"), "lr='0.1': must be > 0"),  # a wrong type from the Python API
     (dict(epochs=2.5), "epochs=2.5: must be an integer >= 1"),
     (dict(weights="/nonexistent/c3d.pt"), "weights='/nonexistent/c3d.pt': must be a named set of "

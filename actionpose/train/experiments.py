@@ -339,6 +339,11 @@ def check_ranges(cfg: TrainConfig) -> None:
           "a non-empty list of distinct " + ", ".join(STREAMS))
     _need(cfg, "device", isinstance(cfg.device, str) and DEVICE.fullmatch(cfg.device) is not None,
           "auto, cpu, cuda or cuda:N (the devices this package supports)")
+    from actionpose.models.backbones import BACKBONES
+    from actionpose.models.init import INIT_MODES
+
+    for key, choices in (("backbone", BACKBONES), ("temporal_backbone", BACKBONES), ("init_mode", INIT_MODES)):
+        _need(cfg, key, getattr(cfg, key) in choices, "one of " + ", ".join(choices))
     if isinstance(cfg.weights, str) and ("/" in cfg.weights or Path(cfg.weights).suffix):
         _need(cfg, "weights", Path(cfg.weights).expanduser().is_file(),
               "a named set of weights or an existing file (no such file)")
