@@ -229,6 +229,7 @@ def _add_explain(p: argparse.ArgumentParser) -> str:
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
+    ("data", "prepare"): ("lay out the official JHMDB download (archives or unpacked) as a checked tree", _add_data_prepare),
     ("data", "export-pyskl"): ("write a tree's joints as a pyskl/MMAction2 annotation pickle", _add_data_export_pyskl),
     ("data", "import-pyskl"): ("read a pyskl/MMAction2 annotation pickle into a tree's joints", _add_data_import_pyskl),
     ("pose", "extract"): ("estimate pose in videos with MediaPipe into a JHMDB tree", _add_pose_extract),
@@ -289,4 +290,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
-    ("data", "prepare"): ("lay out the official JHMDB download (archives or unpacked) as a checked tree", _add_data_prepare),
