@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from actionpose.data import jhmdb as J
 from actionpose.data.clips import CropBox, denormalize_video, sample_indices, transform_joints
 from actionpose.data.dataset import JHMDB
-from actionpose.errors import DataError
+from actionpose.errors import ConfigError, DataError
 from actionpose.pose.skeletons import JHMDB15
 from conftest import REAL_CLIP
 
@@ -570,3 +570,25 @@ def test_flow_follows_motion(tree, tmp_path):
     inside = item["flow"][:, :, 14:22, 20:28]  # the square's middle in the first frames
     assert 2.5 < inside[0, :2].median() < 5.5 and inside[1, :2].abs().median() < 1.0
     assert torch.equal(ds[0]["flow"], item["flow"]) and ds.cache.hits >= 1
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"modalities": ("frames", "depth")}, "modalities must be a non-empty subset"),
+    ({"subset": "val"}, "subset must be 'train' or 'test', got 'val'"),
+    ({"clips_per_video": 0}, "num_frames and clips_per_video must be >= 1, got 16 and 0"),
+    ({"sampler": "dense"}, "sampler must be one of"),
+    ({"flip_prob": 1.5}, r"flip_prob must be in \[0, 1\], got 1.5"),
+])
+def test_bad_arguments_are_config_errors(tree, kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        JHMDB(tree, **kwargs)
+
+
+def test_writers_refuse_bad_arrays_naming_the_file(tmp_path):
+    for write, bad, what in ((J.write_joints, np.zeros((15, 2, 3)), "pos_img must be"),
+                             (J.write_mask, np.zeros((4, 4)), "part_mask must be"),
+                             (J.write_frames, np.zeros((2, 4, 4, 3)), "frames must be uint8")):
+        path = tmp_path / what.split()[0]
+        with pytest.raises(DataError, match=f"^{path}: {what}"):
+            write(path, bad)
+        assert not path.exists()

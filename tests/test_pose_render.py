@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from actionpose.errors import ConfigError
 from actionpose.pose.metrics import pck, pck_table, reference_size
 from actionpose.pose.render import (
     heatmap_peaks,
@@ -126,9 +127,9 @@ def test_heatmaps_empty_outside_frame_or_low_confidence():
     assert empty[3, 0] and empty[4, 1] and empty[7, 1] and empty[9, 0]
     assert empty.sum() == 4
     assert torch.isnan(heatmap_peaks(maps)[0, 3]).all()
-    with pytest.raises(ValueError, match="sigma"):
+    with pytest.raises(ConfigError, match="sigma"):
         render_heatmaps(joints, frame_size=(240, 320), out_size=(48, 64), sigma=0)
-    with pytest.raises(ValueError, match="kind"):
+    with pytest.raises(ConfigError, match="kind"):
         render_heatmaps(joints, frame_size=(240, 320), out_size=(48, 64), kind="box")
 
 
@@ -161,7 +162,7 @@ def test_mask_options_and_missing_joints():
     joints[1] = np.nan  # no person in frame 2
     masks = masks_from_joints(joints, frame_size=(240, 320))
     assert masks[1].sum() == 0 and masks[0].sum() > 0
-    with pytest.raises(ValueError, match="skeleton"):
+    with pytest.raises(ConfigError, match="skeleton"):
         masks_from_joints(np.zeros((1, 17, 2)), frame_size=(240, 320))
 
 
@@ -177,9 +178,9 @@ def test_weaken_background():
     quarter = weaken_background(x, mask, 0.25)
     torch.testing.assert_close(quarter[..., 0, 0], 0.25 * x[..., 0, 0])
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match="factor"):
+        with pytest.raises(ConfigError, match="factor"):
             weaken_background(x, mask, bad)
-    with pytest.raises(TypeError, match="factor"):
+    with pytest.raises(ConfigError, match="factor"):
         weaken_background(x, mask, "0.5")
 
 
@@ -206,5 +207,5 @@ def test_pck_by_hand():
     table = pck_table(pred, gt)
     assert list(table.index)[-1] == "overall" and table.shape == (16, 4)
     assert table.loc["overall", "PCK@0.2 (bbox)"] == pytest.approx(28 / 29)
-    with pytest.raises(ValueError, match="norm"):
+    with pytest.raises(ConfigError, match="norm"):
         pck(pred, gt, norm="head")

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from actionpose.errors import ConfigError
 from actionpose.io import atomic_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -50,7 +51,7 @@ def sample_indices(
     if num_available < 1:
         raise ValueError(f"a clip needs at least one frame, got {num_available}")
     if sampler not in SAMPLERS:
-        raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
     if not 0 <= clip < clips_per_video:
         raise ValueError(f"clip {clip} out of range for clips_per_video={clips_per_video}")
     n, f = num_available, num_frames
@@ -108,7 +109,7 @@ def random_crop_box(
     """A random resized crop: area fraction in ``scale``, aspect (relative to the frame's) with
     log-uniform ``ratio``; the box lies inside the frame."""
     if not 0 < scale[0] <= scale[1] <= 1:
-        raise ValueError(f"crop scale must satisfy 0 < lo <= hi <= 1, got {scale}")
+        raise ConfigError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {scale}")
     area = rng.uniform(*scale)
     aspect = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
     w = min(math.sqrt(area * aspect), 1.0)

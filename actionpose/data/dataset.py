@@ -24,7 +24,7 @@ from actionpose.data.clips import (
     FULL_FRAME, SAMPLERS, ClipCache, random_crop_box, resize_uint8, resized_crop,
     sample_indices, source_key, to_float_inputs, transform_joints,
 )
-from actionpose.errors import DataError
+from actionpose.errors import ConfigError, DataError
 from actionpose.pose.skeletons import JHMDB15
 
 MODALITIES = ("frames", "joints", "mask", "flow")
@@ -101,17 +101,18 @@ class JHMDB(Dataset):
         modalities = tuple(modalities)
         unknown = [m for m in modalities if m not in MODALITIES]
         if unknown or not modalities:
-            raise ValueError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
+            raise ConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
         if subset not in ("train", "test"):
-            raise ValueError(f"subset must be 'train' or 'test', got {subset!r}")
+            raise ConfigError(f"subset must be 'train' or 'test', got {subset!r}")
         if num_frames < 1 or clips_per_video < 1:
-            raise ValueError("num_frames and clips_per_video must be >= 1")
+            raise ConfigError(f"num_frames and clips_per_video must be >= 1, got {num_frames} and "
+                              f"{clips_per_video}")
         self.split, self.subset, self.modalities = split, subset, modalities
         self.num_frames, self.size = int(num_frames), (int(size[0]), int(size[1]))
         self.train = subset == "train" if train is None else bool(train)
         self.clips_per_video, self.sampler = int(clips_per_video), sampler
         if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+            raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         self.heatmap_size = None if heatmap_size is None else (int(heatmap_size[0]), int(heatmap_size[1]))
         self.heatmap_sigma = heatmap_sigma
         self.mask_from_joints = mask_from_joints
@@ -119,7 +120,7 @@ class JHMDB(Dataset):
         self.uint8 = bool(uint8)
         self.flip = self.train if flip is None else bool(flip)
         if not 0.0 <= flip_prob <= 1.0:
-            raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
+            raise ConfigError(f"flip_prob must be in [0, 1], got {flip_prob}")
         self.flip_prob = float(flip_prob)
         self.crop_scale = crop_scale if self.train else None
         self.crop_ratio = crop_ratio

@@ -116,7 +116,7 @@ def write_joints(
     path = Path(path)
     pos_img = np.asarray(pos_img, dtype=np.float64)
     if pos_img.ndim != 3 or pos_img.shape[:2] != (2, NUM_JOINTS):
-        raise ValueError(f"{path}: pos_img must be (2, 15, T), got {pos_img.shape}")
+        raise DataError(path, f"pos_img must be (2, 15, T), got {pos_img.shape}")
     data: dict = {"pos_img": pos_img}
     data["pos_world"] = pos_img if pos_world is None else np.asarray(pos_world, np.float64)
     if scale is not None:
@@ -154,7 +154,7 @@ def write_mask(path: str | Path, mask: np.ndarray) -> None:
     """Write a puppet_mask.mat atomically; ``mask`` is (H, W, T) {0, 1}."""
     mask = np.asarray(mask)
     if mask.ndim != 3:
-        raise ValueError(f"{path}: part_mask must be (H, W, T), got {mask.shape}")
+        raise DataError(path, f"part_mask must be (H, W, T), got {mask.shape}")
     savemat(Path(path), {"part_mask": (mask > 0).astype(np.uint8)})
 
 
@@ -201,7 +201,7 @@ def write_frames(folder: str | Path, frames: np.ndarray) -> None:
 
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"{folder}: frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+        raise DataError(folder, f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
     with atomic_dir(folder) as tmp:
         for i, img in enumerate(frames, start=1):
             if not cv2.imwrite(str(tmp / f"{i:05d}.png"), cv2.cvtColor(img, cv2.COLOR_RGB2BGR)):

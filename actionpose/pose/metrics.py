@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 
+from actionpose.errors import ConfigError
 from actionpose.pose.skeletons import JHMDB15, Skeleton
 
 __all__ = ["reference_size", "pck", "pck_table", "NORMALISATIONS"]
@@ -36,7 +37,7 @@ def reference_size(gt: np.ndarray, gt_valid: np.ndarray, *, norm: str, skeleton:
         a, b = skeleton.index("right_shoulder"), skeleton.index("left_hip")
         size = np.linalg.norm(gt[:, a] - gt[:, b], axis=-1)
         return np.where(gt_valid[:, a] & gt_valid[:, b], size, np.nan)
-    raise ValueError(f"norm must be one of {NORMALISATIONS}, got {norm!r}")
+    raise ConfigError(f"norm must be one of {NORMALISATIONS}, got {norm!r}")
 
 
 def pck(
@@ -59,7 +60,7 @@ def pck(
     if pred.shape != gt.shape or gt.ndim != 3 or gt.shape[-1] != 2:
         raise ValueError(f"pred and gt must both be (T, J, 2), got {pred.shape} and {gt.shape}")
     if not alpha > 0:
-        raise ValueError(f"alpha must be > 0, got {alpha}")
+        raise ConfigError(f"alpha must be > 0, got {alpha}")
     gt_valid = np.isfinite(gt).all(-1)
     if gt_conf is not None:
         gt_valid &= np.asarray(gt_conf).reshape(gt_valid.shape) > 0

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 
+from actionpose.errors import ConfigError
 from actionpose.pose.skeletons import JHMDB15, Skeleton
 
 __all__ = [
@@ -30,9 +31,9 @@ def _check_size(size, what: str) -> tuple[int, int]:
     try:
         h, w = (int(v) for v in size)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be (H, W), got {size!r}") from None
+        raise ConfigError(f"{what} must be (H, W), got {size!r}") from None
     if h < 1 or w < 1:
-        raise ValueError(f"{what} must be positive, got {size!r}")
+        raise ConfigError(f"{what} must be positive, got {size!r}")
     return h, w
 
 
@@ -86,11 +87,11 @@ def render_heatmaps(
     frame_size = _check_size(frame_size, "frame_size")
     h, w = _check_size(out_size, "out_size")
     if kind not in ("gaussian", "disk"):
-        raise ValueError(f"kind must be 'gaussian' or 'disk', got {kind!r}")
+        raise ConfigError(f"kind must be 'gaussian' or 'disk', got {kind!r}")
     if sigma is None:
         sigma = max(1.0, max(h, w) / 32.0)
     if not (isinstance(sigma, (int, float)) and math.isfinite(sigma) and sigma > 0):
-        raise ValueError(f"sigma must be a positive number of output pixels, got {sigma!r}")
+        raise ConfigError(f"sigma must be a positive number of output pixels, got {sigma!r}")
     valid = _valid_joints(j, confidence, frame_size, min_confidence)  # (T, J)
     pts = scale_points(torch.nan_to_num(j), frame_size=frame_size, out_size=(h, w))
     pts = pts.permute(1, 0, 2)  # (J, T, 2)
@@ -190,11 +191,11 @@ def masks_from_joints(
     """
     j = _check_joints(joints)
     if j.shape[1] != skeleton.num_joints:
-        raise ValueError(f"joints have {j.shape[1]} joints, skeleton {skeleton.name} has {skeleton.num_joints}")
+        raise ConfigError(f"joints have {j.shape[1]} joints, skeleton {skeleton.name} has {skeleton.num_joints}")
     frame_size = _check_size(frame_size, "frame_size")
     out_size = frame_size if out_size is None else _check_size(out_size, "out_size")
     if dilation < 0 or blur < 0:
-        raise ValueError(f"dilation and blur must be >= 0, got {dilation}, {blur}")
+        raise ConfigError(f"dilation and blur must be >= 0, got {dilation}, {blur}")
     T = j.shape[0]
     h, w = out_size
     valid = _valid_joints(j, confidence, frame_size, min_confidence)  # (T, J)
@@ -210,7 +211,7 @@ def masks_from_joints(
         radius = (0.12 * extent).clamp_min(2.0) / 2
     else:
         if limb_width <= 0:
-            raise ValueError(f"limb_width must be > 0, got {limb_width}")
+            raise ConfigError(f"limb_width must be > 0, got {limb_width}")
         radius = torch.full((T,), float(limb_width) / 2)
     r2 = (radius**2)[:, None, None]
 
@@ -271,12 +272,13 @@ def weaken_background(x: torch.Tensor, mask: torch.Tensor, factor: float) -> tor
     """
     if isinstance(factor, torch.Tensor):
         if factor.numel() != 1:
-            raise ValueError(f"factor must be a single number in [0, 1], got a tensor of shape {tuple(factor.shape)}")
+            raise ConfigError(f"factor must be a single number in [0, 1], got a tensor of shape "
+                              f"{tuple(factor.shape)}")
         factor = float(factor)
     if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-        raise TypeError(f"factor must be a number in [0, 1], got {type(factor).__name__}")
+        raise ConfigError(f"factor must be a number in [0, 1], got {type(factor).__name__}")
     if not (0.0 <= factor <= 1.0):  # also rejects NaN
-        raise ValueError(f"factor must be in [0, 1], got {factor}")
+        raise ConfigError(f"factor must be in [0, 1], got {factor}")
     if factor == 1.0:
         return x
     return x * (mask + factor * (1 - mask))

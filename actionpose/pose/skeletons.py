@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from actionpose.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class Skeleton:
@@ -125,7 +127,7 @@ def _skeleton(source: str | Skeleton) -> Skeleton:
     try:
         return SKELETONS[source]
     except KeyError:
-        raise ValueError(f"unknown skeleton {source!r}; have {sorted(SKELETONS)}") from None
+        raise ConfigError(f"unknown skeleton {source!r}; have {sorted(SKELETONS)}") from None
 
 
 def jhmdb15_weights(source: str | Skeleton) -> np.ndarray:
