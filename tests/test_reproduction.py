@@ -159,9 +159,12 @@ def test_seeds_plan_prints_each_claim_state_and_what_it_would_train(tmp_path, ca
     (["--claim", "c3d-pos", "--plan"], "--claim 'c3d-pos': unknown claim; choose from c3d-pose"),
     (["--claim", "c3d-pose@x", "--plan"], "the context bias after @ must be a number"),
     (["--claim", "c3d-pose-actors@0.5", "--plan"], "a sweep point needs a puppet-world claim"),
+    (["--claim", "c3d-pose@0.25", "--plan"],
+     "--claim c3d-pose@0.25: b = 0.25 is the world of the preset's own runs; use --claim c3d-pose"),
 ])
-def test_seeds_refuses_an_unknown_claim_in_one_line(argv, message, capsys):
-    assert main(["seeds", *argv]) == 2
+def test_seeds_refuses_an_unknown_claim_in_one_line(argv, message, capsys, tmp_path):
+    _records(tmp_path / "records", [0.5, 0.4], [0.6, 0.5])  # preset smoke, world b = 0.25
+    assert main(["seeds", *argv, "--preset", "smoke", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 

@@ -77,8 +77,15 @@ def committed_runs(records_dir: str | Path, preset: str) -> pd.DataFrame:
 
 
 def state(runs: pd.DataFrame, claim: Claim) -> tuple[dict, Stopping]:
-    """The claim's paired difference over ``runs`` and its stopping state."""
+    """The claim's paired difference over ``runs`` and its stopping state. A sweep point at the
+    bias of the preset's own world is refused: the report runs are that point (see
+    ``report.tables.sweep_table``), and explicit-bias runs there would be another set."""
     comp = claim.comparison
+    if claim.bias is not None and "world_context_bias" in runs:
+        own = runs[(runs["experiment"] == comp.baseline) & runs["context_bias"].isna()]
+        if (own["world_context_bias"] == claim.bias).any():
+            raise ConfigError(f"--claim {claim.name}: b = {claim.bias:g} is the world of the "
+                              f"preset's own runs; use --claim {comp.key}")
     d = paired_difference(runs, comp.baseline, comp.treatment, comp.dataset, context_bias=claim.bias)
     return d, stopping(d, comp.expect)
 
