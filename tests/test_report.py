@@ -14,7 +14,7 @@ from actionpose import report
 from actionpose.cli import main
 from actionpose.errors import DataError
 from actionpose.paths import REPO_ROOT
-from actionpose.report import comparisons, tables
+from actionpose.report import comparisons, stats, tables
 from report_fixtures import write_pair, write_run
 
 RESULTS = REPO_ROOT / "results"
@@ -66,6 +66,41 @@ def test_sweep_table_counts_report_runs_at_the_bias_of_their_world():
     # a run whose world is unknown stays out of the sweep
     unknown = pd.DataFrame(rows).assign(world_context_bias=np.nan)
     assert list(tables.sweep_table(unknown)["context_bias"]) == [0.0, 0.8]
+
+
+def test_sweep_slopes_fit_the_per_seed_deltas_on_the_bias_and_pair_the_interaction():
+    # Δ = 0.05 + 0.25 b, seed 1 one point above seed 0 at every b; the report runs sit at 0.25
+    rows = []
+    for bias in (np.nan, 0.0, 0.5, 0.8):
+        b = 0.25 if np.isnan(bias) else bias
+        for seed in range(3):
+            for exp, acc in (("c3d", 0.4), ("c3d-pose", 0.4 + 0.05 + 0.25 * b + 0.01 * seed)):
+                rows.append({"experiment": exp, "dataset": "puppet", "split": 1, "seed": seed,
+                             "context_bias": bias, "world_context_bias": b, "test_video_acc": acc})
+    runs = pd.DataFrame(rows)
+    row = tables.sweep_slopes(runs).iloc[0]
+    assert row["comparison"] == "c3d-pose − c3d" and row["biases"] == "0 0.25 0.5 0.8"
+    assert row["n_deltas"] == 12 and row["slope"] == pytest.approx(0.25)
+    x = np.repeat([0.0, 0.25, 0.5, 0.8], 3)
+    y = 0.05 + 0.25 * x + np.tile([0.0, 0.01, 0.02], 4)
+    fit = __import__("scipy").stats.linregress(x, y)  # OLS, t over n - 2 dof
+    t10 = __import__("scipy").stats.t.ppf(0.975, 10)
+    assert row["slope_ci95"] == pytest.approx(t10 * fit.stderr) and row["intercept"] == pytest.approx(fit.intercept)
+    # Δ(0.8) − Δ(0) paired by seed: the seed offsets cancel, so the interval is 0 wide
+    assert row["interaction_mean"] == pytest.approx(0.2) and row["interaction_ci95"] == pytest.approx(0, abs=1e-12)
+    assert (row["low_bias"], row["high_bias"], row["interaction_pairs"]) == (0.0, 0.8, 3)
+    line = tables.sweep_markdown(runs)
+    assert "c3d-pose − c3d (b = 0, 0.25, 0.5, 0.8): slope of Δ on b 25.0 ± " in line
+    assert "Δ(0.8) − Δ(0) = 20.0 ± 0.0 pt (paired by seed, 3 seeds)" in line
+    assert "b = 0: decided (interval one side)" in line
+    assert tables.sweep_slopes(runs[runs["context_bias"].isna()]).empty  # no sweep runs: no fit
+    assert tables.report_markdown(runs).endswith(line)
+
+
+def test_ols_slope_needs_two_biases_and_three_points_for_an_interval():
+    assert np.isnan(stats.ols_slope([0.5, 0.5, 0.5], [1, 2, 3])[0])
+    slope, half = stats.ols_slope([0, 1], [0, 2])
+    assert slope == pytest.approx(2) and np.isnan(half)
 
 
 def test_figures_refuses_a_folder_or_preset_that_matches_nothing(tmp_path, capsys):
@@ -169,7 +204,7 @@ def test_committed_records_regenerate_results_byte_for_byte(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(records, results / "records")
     assert main(["figures", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
-    for name in ("runs.csv", "summary.csv", "comparisons.csv", "curves.csv", "report.md"):
+    for name in ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md"):
         assert filecmp.cmp(results / name, RESULTS / name, shallow=False), name
     for figure in sorted((tmp_path / "figures").iterdir()):
         assert filecmp.cmp(figure, REPO_ROOT / "figures" / figure.name, shallow=False), figure.name

@@ -14,7 +14,7 @@ import pandas as pd
 from actionpose.report.comparisons import figure_groups
 from actionpose.report.records import Records
 from actionpose.report.stats import ci95, ci95_over_splits, paired_difference
-from actionpose.report.tables import sweep_table
+from actionpose.report.tables import sweep_slopes, sweep_table
 
 # Published JHMDB accuracies (mean of the 3 official splits).
 PUBLISHED_JHMDB = {
@@ -102,12 +102,19 @@ def context_bias_figure(runs: pd.DataFrame):
     table = sweep_table(runs)
     if table.empty:
         return None
+    slopes = sweep_slopes(runs).set_index("comparison")
     fig, (acc_ax, ax) = plt.subplots(1, 2, figsize=(10, 3.8))
     for name, g in table.groupby("comparison", sort=False):
         half = g["delta_ci95"].fillna(0).to_numpy()
         bars = ax.errorbar(g["context_bias"], g["delta_mean"] * 100, yerr=half * 100, marker="o",
                            capsize=4, label=f"{name} (seeds: {'/'.join(map(str, g['n_pairs']))})")
         color = bars[0].get_color()  # one colour per pair in both panels; baseline dashed
+        if name in slopes.index and not np.isnan(slopes.loc[name, "slope"]):
+            fit = slopes.loc[name]
+            b = np.array([g["context_bias"].min(), g["context_bias"].max()])
+            ci = "" if np.isnan(fit["slope_ci95"]) else f" ± {fit['slope_ci95'] * 100:.1f}"
+            ax.plot(b, (fit["intercept"] + fit["slope"] * b) * 100, ":", color=color,
+                    label=f"least-squares fit: slope {fit['slope'] * 100:+.1f}{ci} pt per unit b")
         treatment, baseline = name.split(" − ")
         acc_ax.plot(g["context_bias"], g["baseline_mean"] * 100, "o--", color=color, label=baseline)
         acc_ax.plot(g["context_bias"], g["treatment_mean"] * 100, "o-", color=color, label=treatment)

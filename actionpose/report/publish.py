@@ -9,9 +9,9 @@ from actionpose.errors import DataError
 from actionpose.io import atomic_dir, atomic_path
 from actionpose.report.figures import render
 from actionpose.report.records import load
-from actionpose.report.tables import compare_all, report_markdown, summarise
+from actionpose.report.tables import compare_all, report_markdown, summarise, sweep_slopes
 
-TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "curves.csv", "report.md")
+TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
 FIGURE_SUFFIXES = (".png", ".svg")
 
 
@@ -38,6 +38,7 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
         "runs.csv": runs.drop(columns=["path"]).to_csv(index=False),
         "summary.csv": summarise(runs).to_csv(index=False),
         "comparisons.csv": compare_all(runs).to_csv(index=False),
+        "sweep_slopes.csv": sweep_slopes(runs).to_csv(index=False),
         "curves.csv": records.curves.to_csv(index=False),
         "report.md": report_markdown(runs),
     }

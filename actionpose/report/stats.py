@@ -66,12 +66,8 @@ def wilson95(accuracy, n_test) -> tuple[np.ndarray, np.ndarray]:
     return centre - half, centre + half
 
 
-def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
-                      metric: str = METRIC, context_bias=None) -> dict:
-    """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means.
-    ``context_bias=None`` compares the runs on the preset's own world (no ``context_bias`` set),
-    a number the sweep runs at that bias. Runs that would pair ambiguously (two runs of one side
-    with the same split and seed, e.g. of two presets) are an error, never averaged."""
+def _sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str, context_bias):
+    """Both sides' runs indexed by (split, seed), and the pairs they share."""
     sel = runs[runs["dataset"] == dataset]
     if "context_bias" in sel:
         sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
@@ -84,9 +80,29 @@ def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset
             raise ConfigError(f"{name} on {dataset}: several runs share (split, seed) {twice[:3]}"
                               + (f" (presets {presets}: choose one, e.g. --preset cpu)"
                                  if len(presets) > 1 else "") + "; cannot pair them")
-    common = a.index.intersection(b.index)
+    return a, b, a.index.intersection(b.index)
+
+
+def paired_deltas(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
+                  metric: str = METRIC, context_bias=None) -> pd.Series:
+    """treatment - baseline per (split, seed) pair (see :func:`paired_difference`)."""
+    a, b, common = _sides(runs, baseline, treatment, dataset, context_bias)
+    return _deltas(a, b, common, metric)
+
+
+def _deltas(a: pd.DataFrame, b: pd.DataFrame, common, metric: str) -> pd.Series:
+    return b.loc[common, metric].astype(float) - a.loc[common, metric].astype(float)
+
+
+def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
+                      metric: str = METRIC, context_bias=None) -> dict:
+    """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means.
+    ``context_bias=None`` compares the runs on the preset's own world (no ``context_bias`` set),
+    a number the sweep runs at that bias. Runs that would pair ambiguously (two runs of one side
+    with the same split and seed, e.g. of two presets) are an error, never averaged."""
+    a, b, common = _sides(runs, baseline, treatment, dataset, context_bias)
     splits = common.get_level_values("split")
-    diffs = b.loc[common, metric].to_numpy(dtype=float) - a.loc[common, metric].to_numpy(dtype=float)
+    diffs = _deltas(a, b, common, metric).to_numpy()
     mean, half = ci95_over_splits(diffs, splits)
     nan2 = (float("nan"),) * 2
     base_mean, base_ci = ci95_over_splits(a.loc[common, metric], splits) if len(common) else nan2
@@ -102,6 +118,23 @@ def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset
             "treatment_mean": treat_mean, "treatment_ci95": treat_ci,
             "delta_mean": mean, "delta_ci95": half,
             "baseline_test_se": test_se(a), "treatment_test_se": test_se(b)}
+
+
+def ols_slope(x, y) -> tuple[float, float]:
+    """Least-squares slope of ``y`` on ``x`` and its 95% half-width (Student t, n - 2 dof;
+    NaN below three points or with a single x)."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    sxx = float(((x - x.mean()) ** 2).sum()) if len(x) else 0.0
+    if len(x) < 2 or sxx == 0:
+        return float("nan"), float("nan")
+    slope = float(((x - x.mean()) * (y - y.mean())).sum() / sxx)
+    if len(x) < 3:
+        return slope, float("nan")
+    from scipy import stats
+
+    residual = y - y.mean() - slope * (x - x.mean())
+    se = math.sqrt(float((residual ** 2).sum()) / (len(x) - 2) / sxx)
+    return slope, float(stats.t.ppf(0.975, len(x) - 2) * se)
 
 
 def _decided(row: dict) -> bool:

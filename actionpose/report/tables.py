@@ -11,7 +11,8 @@ import pandas as pd
 from actionpose.report.comparisons import COMPARISONS
 from actionpose.report.records import load_predictions, load_runs
 from actionpose.report.stats import (
-    METRIC, binomial_se, ci95_over_splits, claim_holds, paired_difference, verdict)
+    METRIC, binomial_se, ci95, ci95_over_splits, claim_holds, ols_slope, paired_deltas,
+    paired_difference, verdict)
 from actionpose.report.stopping import stopping
 
 
@@ -69,31 +70,90 @@ def report_markdown(runs: pd.DataFrame) -> str:
             f" | {row['treatment']}: {_pct(row['treatment_mean'], row['treatment_ci95'])}"
             f" | {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {se}"
             f" | {row['verdict']} | {row['claim_holds']} | {row['stopping']} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n" + sweep_markdown(runs)
 
 
-def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
-    """Pose benefit (treatment - baseline, paired over seeds) per context bias, for every puppet
-    comparison with sweep runs. Runs without an explicit bias count at the bias of the world they
-    trained on (``world_context_bias``), so the report runs are the sweep's point there."""
+def _sweep(runs: pd.DataFrame) -> tuple[pd.DataFrame, list, list[float]]:
+    """The runs with every puppet run at a bias (runs without an explicit one count at the bias
+    of the world they trained on, ``world_context_bias``), the puppet comparisons that have
+    sweep runs on both sides, and the biases."""
     if runs.empty or "context_bias" not in runs:
-        return pd.DataFrame()
+        return runs, [], []
     swept = runs[(runs["dataset"] == "puppet") & runs["context_bias"].notna()]
     runs = runs.copy()
     if "world_context_bias" in runs:
         runs["context_bias"] = runs["context_bias"].fillna(runs["world_context_bias"])
     names = set(swept["experiment"])
+    comps = [c for c in COMPARISONS
+             if c.dataset == "puppet" and c.baseline in names and c.treatment in names]
+    biases = sorted(runs.loc[runs["dataset"] == "puppet", "context_bias"].dropna().unique())
+    return runs, comps, biases
+
+
+def sweep_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Pose benefit (treatment - baseline, paired over seeds) per context bias, for every puppet
+    comparison with sweep runs; the report runs are the sweep's point at their world's bias."""
+    runs, comps, biases = _sweep(runs)
     rows = []
-    for comp in COMPARISONS:
-        if comp.dataset != "puppet" or comp.baseline not in names or comp.treatment not in names:
-            continue
-        for bias in sorted(runs.loc[runs["dataset"] == "puppet", "context_bias"].dropna().unique()):
+    for comp in comps:
+        for bias in biases:
             d = paired_difference(runs, comp.baseline, comp.treatment, "puppet", context_bias=bias)
             if d["n_pairs"]:
                 rows.append({"comparison": f"{comp.treatment} − {comp.baseline}", "context_bias": bias,
                              **{k: d[k] for k in ("n_pairs", "baseline_mean", "treatment_mean",
-                                                  "delta_mean", "delta_ci95")}})
+                                                  "delta_mean", "delta_ci95")},
+                             "stopping": stopping(d, comp.expect).state})
     return pd.DataFrame(rows)
+
+
+SLOPE_COLUMNS = ["comparison", "baseline", "treatment", "biases", "n_deltas", "slope", "slope_ci95",
+                 "intercept", "low_bias", "high_bias", "interaction_pairs", "interaction_mean", "interaction_ci95"]
+
+
+def sweep_slopes(runs: pd.DataFrame) -> pd.DataFrame:
+    """Does the pose benefit grow with the context bias? Per sweep comparison: the least-squares
+    slope of the per-seed Δ on the bias b (Δ per unit of b) with its 95% interval (Student t,
+    n - 2 dof over the n per-seed Δs), and the interaction Δ(highest b) − Δ(lowest b), paired by
+    seed, with its 95% t interval."""
+    runs, comps, biases = _sweep(runs)
+    rows = []
+    for comp in comps:
+        deltas = {b: paired_deltas(runs, comp.baseline, comp.treatment, "puppet", context_bias=b)
+                  for b in biases}
+        deltas = {b: d for b, d in deltas.items() if len(d)}
+        if len(deltas) < 2:
+            continue
+        x = np.concatenate([np.full(len(d), b) for b, d in deltas.items()])
+        y = np.concatenate([d.to_numpy() for d in deltas.values()])
+        slope, half = ols_slope(x, y)
+        low, high = min(deltas), max(deltas)
+        interaction = (deltas[high] - deltas[low]).dropna()  # aligned on (split, seed)
+        mean, ihalf = ci95(interaction)
+        rows.append({"comparison": f"{comp.treatment} − {comp.baseline}", "baseline": comp.baseline,
+                     "treatment": comp.treatment, "biases": " ".join(f"{b:g}" for b in deltas),
+                     "n_deltas": len(x), "slope": slope, "slope_ci95": half,
+                     "intercept": float(y.mean() - slope * x.mean()), "low_bias": low,
+                     "high_bias": high, "interaction_pairs": len(interaction),
+                     "interaction_mean": mean, "interaction_ci95": ihalf})
+    return pd.DataFrame(rows, columns=SLOPE_COLUMNS)
+
+
+def sweep_markdown(runs: pd.DataFrame) -> str:
+    """One line per sweep comparison: its slope and interaction (see :func:`sweep_slopes`) and
+    the stopping state of each of its points."""
+    lines = []
+    points = sweep_table(runs)
+    for row in sweep_slopes(runs).to_dict("records"):
+        states = points[points["comparison"] == row["comparison"]]
+        lines.append(
+            f"- Context-bias sweep, {row['comparison']} (b = {row['biases'].replace(' ', ', ')}): "
+            f"slope of Δ on b {_pct(row['slope'], row['slope_ci95'])} pt per unit of b "
+            f"(least squares over {row['n_deltas']} per-seed Δs, 95% t interval, n − 2 dof); "
+            f"Δ({row['high_bias']:g}) − Δ({row['low_bias']:g}) = "
+            f"{_pct(row['interaction_mean'], row['interaction_ci95'])} pt "
+            f"(paired by seed, {row['interaction_pairs']} seeds); seeds per point: "
+            + "; ".join(f"b = {b:g}: {state}" for b, state in zip(states["context_bias"], states["stopping"])))
+    return "\n" + "\n".join(lines) + "\n" if lines else ""
 
 
 def per_class_delta(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str) -> pd.DataFrame:
