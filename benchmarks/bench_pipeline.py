@@ -128,16 +128,19 @@ def loader_clips_per_second(root: Path, cache_dir: Path, *, preset: str, epochs:
     transforms, cache warmed by one pass), consumed without a model."""
     from torch.utils.data import DataLoader
 
-    from actionpose.train import engine
+    from actionpose.models.registry import heatmap_size
+    from actionpose.train.engine import build_datasets
     from actionpose.train.experiments import make_config
+    from actionpose.train.sampling import EpochSampler, SeededItems
 
     cfg = make_config(experiment, preset, workers=workers)
-    train_ds, _ = engine.build_datasets(cfg, root, cache_dir=cache_dir, uint8=True)  # as fit()
+    train_ds, _ = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg), cache_dir=cache_dir,
+                                 uint8=True)  # as fit()
     with _single_threaded():
         for i in range(len(train_ds)):  # warm the cache (decode + write) in this process
             train_ds[i]
-    sampler = engine.EpochSampler(len(train_ds), seed=0, shuffle=True)
-    loader = DataLoader(engine.SeededItems(train_ds), sampler=sampler, batch_size=cfg.batch_size,
+    sampler = EpochSampler(len(train_ds), seed=0, shuffle=True)
+    loader = DataLoader(SeededItems(train_ds), sampler=sampler, batch_size=cfg.batch_size,
                         num_workers=workers, persistent_workers=True, prefetch_factor=4,
                         drop_last=len(sampler) > cfg.batch_size,
                         generator=torch.Generator().manual_seed(0))
@@ -166,8 +169,10 @@ def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeat
     backward, optimiser step) of ``experiment`` at ``preset`` on a random batch of the preset's
     batch size."""
     from actionpose.models import registry
-    from actionpose.train import engine
     from actionpose.train.experiments import make_config
+    from actionpose.train.loop import to_device
+    from actionpose.train.optim import build_optimizer
+    from actionpose.train.precision import amp_dtype_for
 
     cfg = make_config(experiment, preset)
     torch.manual_seed(0)
@@ -176,14 +181,14 @@ def train_step_seconds(experiment: str, *, preset: str, num_classes: int, repeat
              "mask": torch.randint(0, 2, (b, 1, t, h, w), dtype=torch.uint8) * 255,
              "label": torch.randint(0, num_classes, (b,))}
     cpu = torch.device("cpu")
-    model = engine.build_model(cfg, num_classes).train()
+    model = registry.build_model(cfg, num_classes).train()
     if cfg.channels_last:
         model = model.to(memory_format=registry.get_family(cfg.family).memory_format)
-    optimizer = engine.build_optimizer(cfg, model)
-    amp = engine.amp_dtype_for(cfg, cpu, model)
+    optimizer = build_optimizer(cfg, model)
+    amp = amp_dtype_for(cfg, cpu, model)
 
     def step() -> None:
-        inputs = engine.to_device(batch, cpu, cfg)
+        inputs = to_device(batch, cpu, cfg)
         with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
             out = registry.forward(cfg, model, inputs)
         loss = registry.compute_loss(cfg, out, inputs["label"])

@@ -18,6 +18,7 @@ from actionpose.errors import CheckpointError, ConfigError
 from actionpose.models import registry
 from actionpose.train import engine, runs
 from actionpose.train.experiments import make_config
+from actionpose.train.sampling import SeededItems
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,7 +52,7 @@ def test_overfits_a_tiny_batch():
     opt = engine.build_optimizer(cfg, model)
     for _ in range(100):
         out = registry.forward(cfg, model, batch)
-        loss = engine.compute_loss(cfg, out, batch["label"])
+        loss = registry.compute_loss(cfg, out, batch["label"])
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -66,7 +67,7 @@ def test_seeded_items_are_a_function_of_the_seed(smoke_data):
     """An item depends on its seed only (not on what ran before), as with torch.manual_seed."""
     cfg = make_config("c3d-pose", "smoke")
     train, _ = engine.build_datasets(cfg, smoke_data, uint8=True)
-    items = engine.SeededItems(train)
+    items = SeededItems(train)
     first = items[(3, 1234)]
     torch.rand(10)  # disturb the global generator
     again, other = items[(3, 1234)], items[(3, 99)]
