@@ -92,8 +92,6 @@ def test_existing_weights_file_passes(tmp_path):
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")),
     (["--device", "mps"], "actionpose: error: device='mps': must be auto, cpu, cuda or cuda:N"),
     (["lr=-1"], "actionpose: error: lr=-1.0: must be > 0"),
-    (["schedule=step", "step_size=0"], "actionpose: error: step_size=0: must be an integer >= 1"),
-    (["weights=/nonexistent.pt"], "actionpose: error: weights='/nonexistent.pt': must be a named set"),
 ])
 def test_cli_refuses_before_touching_data(tmp_path, args, message):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
