@@ -205,7 +205,7 @@ def test_ddp_two_gloo_processes_match_single_process(smoke_data, tmp_path):
         (["train", "c3d-poes"], "did you mean c3d-pose"),
         (["train", "c3d", "--preset", "gpu"], "unknown preset 'gpu'"),
         (["train", "c3d", "--preset", "smoke", "lrr=0.1"], "unknown override key 'lrr'"),
-        (["train", "c3d", "--preset", "smoke", "background_factor=2"], "background_factor must be in"),
+        (["train", "c3d", "--preset", "smoke", "background_factor=2"], "background_factor=2.0: must be in [0, 1]"),
         (["train", "c3d", "--preset", "smoke", "channels_last=maybe"],
          "override channels_last='maybe': expected bool"),
         (["train", "c3d", "--preset", "smoke", "epochs=2.5"], "override epochs='2.5': expected int"),
