@@ -1,4 +1,5 @@
-"""The JHMDB torch Dataset: one clip per item, every modality moved by the same transform.
+"""The JHMDB torch Dataset: probes the tree, indexes clips and loads the sampled frames of
+each; a :class:`~actionpose.data.transforms.ClipTransform` moves every modality alike.
 
 Sample contract: ``video`` (3, T, H, W) float ImageNet-normalised, ``mask``
 (1, T, H, W) in [0, 1], ``joints`` (T, 15, 2) 0-based pixels of the output frame (x = column;
@@ -9,6 +10,7 @@ a missing joint, NaN in the file, is (-1, -1) with confidence 0), ``joint_conf``
 """
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -20,19 +22,16 @@ import torch
 from torch.utils.data import Dataset
 
 from actionpose.data import jhmdb as J
-from actionpose.data.clips import (
-    FULL_FRAME, SAMPLERS, ClipCache, random_crop_box, resize_uint8, resized_crop,
-    sample_indices, source_key, to_float_inputs, transform_joints,
-)
+from actionpose.data.clips import ClipCache, resize_uint8, source_key
+from actionpose.data.transforms import Clip, ClipTransform
 from actionpose.errors import ConfigError, DataError
-from actionpose.pose.skeletons import JHMDB15
 
 MODALITIES = ("frames", "joints", "mask", "flow")
 JHMDB_FRAME_SIZE = (240, 320)
 
 
 @dataclass
-class _Clip:
+class _Video:
     """What construction learned about one video (cheaply) and what items need of it."""
 
     cls: str
@@ -57,18 +56,18 @@ class _Clip:
 class JHMDB(Dataset):
     """JHMDB (or any tree in its format) as a torch Dataset of clips.
 
-    ``train`` (default: ``subset == "train"``) selects random segment sampling, random resized
-    crops (area fraction ``crop_scale``, aspect jitter ``crop_ratio``; None: no crop) and, if
-    ``flip`` (default: ``train``), horizontal flips with probability ``flip_prob``; evaluation
-    uses the whole frame and ``clips_per_video`` deterministic clips per video. ``cache_dir``
-    stores decoded uint8 frames and masks at ``cache_size`` (default: ``size``, or 1.25 x
-    ``size`` when training with random crops; never above the native size). ``skip_bad`` drops
-    clips whose files are missing or malformed (checked cheaply at construction) with a
-    warning; they are listed in ``skipped``. ``frame_size`` is the native (H, W) assumed for the
-    joints of a tree that has neither frames nor masks. ``normalize=False`` leaves ``video`` in
-    [0, 1]. ``uint8=True`` leaves ``video`` and file masks as uint8 0..255 (a quarter of the
-    bytes between DataLoader workers and to the device); :func:`to_float_inputs` then converts
-    whole batches exactly as the items would have been.
+    The Dataset probes the tree and indexes clips; ``transform`` (a :class:`ClipTransform`)
+    picks each item's frames and turns them into the sample. Without one, the keyword
+    ``options`` build :meth:`ClipTransform.standard` (``train`` defaults to ``subset ==
+    "train"``): ``num_frames``, ``size``, ``clips_per_video``, ``sampler``, ``crop_scale``,
+    ``crop_ratio``, ``flip``, ``flip_prob``, ``heatmap_size``, ``heatmap_sigma``,
+    ``normalize``, ``uint8``. ``cache_dir`` stores decoded uint8 frames and masks at
+    ``cache_size`` (default: the output size, or 1.25 x it when the transform crops at random;
+    never above the native size). ``skip_bad`` drops clips whose files are missing or malformed
+    (checked cheaply at construction) with a warning; they are listed in ``skipped``.
+    ``mask_from_joints`` draws the mask of a clip without a mask file from its joints.
+    ``frame_size`` is the native (H, W) assumed for the joints of a tree that has neither
+    frames nor masks.
     """
 
     def __init__(
@@ -77,25 +76,14 @@ class JHMDB(Dataset):
         split: int = 1,
         subset: str = "train",
         modalities: Sequence[str] = ("frames", "joints", "mask"),
-        num_frames: int = 16,
-        size: tuple[int, int] = (112, 112),
+        transform: ClipTransform | None = None,
         *,
-        train: bool | None = None,
-        clips_per_video: int = 1,
-        sampler: str = "segment",
-        heatmap_size: tuple[int, int] | None = None,
-        heatmap_sigma: float | None = None,
         mask_from_joints: bool = False,
         cache_dir: str | Path | None = None,
         cache_size: tuple[int, int] | None = None,
         skip_bad: bool = False,
-        normalize: bool = True,
-        uint8: bool = False,
-        flip: bool | None = None,
-        flip_prob: float = 0.5,
-        crop_scale: tuple[float, float] | None = (0.8, 1.0),
-        crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
         frame_size: tuple[int, int] = JHMDB_FRAME_SIZE,
+        **options,
     ):
         self.root = Path(root)
         modalities = tuple(modalities)
@@ -104,36 +92,23 @@ class JHMDB(Dataset):
             raise ConfigError(f"modalities must be a non-empty subset of {MODALITIES}, got {modalities}")
         if subset not in ("train", "test"):
             raise ConfigError(f"subset must be 'train' or 'test', got {subset!r}")
-        if num_frames < 1 or clips_per_video < 1:
-            raise ConfigError(f"num_frames and clips_per_video must be >= 1, got {num_frames} and "
-                              f"{clips_per_video}")
+        if transform is None:
+            transform = _standard_transform(subset, options)
+        elif options:
+            raise ConfigError(f"JHMDB: give either transform= or its options, not both (got "
+                              f"{sorted(options)})")
         self.split, self.subset, self.modalities = split, subset, modalities
-        self.num_frames, self.size = int(num_frames), (int(size[0]), int(size[1]))
-        self.train = subset == "train" if train is None else bool(train)
-        self.clips_per_video, self.sampler = int(clips_per_video), sampler
-        if sampler not in SAMPLERS:
-            raise ConfigError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
-        self.heatmap_size = None if heatmap_size is None else (int(heatmap_size[0]), int(heatmap_size[1]))
-        self.heatmap_sigma = heatmap_sigma
+        self.transform = transform
         self.mask_from_joints = mask_from_joints
-        self.normalize = normalize
-        self.uint8 = bool(uint8)
-        self.flip = self.train if flip is None else bool(flip)
-        if not 0.0 <= flip_prob <= 1.0:
-            raise ConfigError(f"flip_prob must be in [0, 1], got {flip_prob}")
-        self.flip_prob = float(flip_prob)
-        self.crop_scale = crop_scale if self.train else None
-        self.crop_ratio = crop_ratio
         self.frame_size = frame_size
         if cache_size is None:  # crops need headroom; without them the output size is enough
-            grow = 1.25 if self.crop_scale is not None else 1.0
-            cache_size = (math.ceil(self.size[0] * grow), math.ceil(self.size[1] * grow))
+            grow = 1.25 if transform.crops() else 1.0
+            cache_size = (math.ceil(transform.size[0] * grow), math.ceil(transform.size[1] * grow))
         self.cache_size = (int(cache_size[0]), int(cache_size[1]))
         self.cache = ClipCache(cache_dir) if cache_dir is not None else None
         # cache keys stat every source file; computed once per clip and resolution per instance
         # (a source changed while the dataset is open is seen by the next instance)
         self._keys: dict[tuple, str] = {}
-        self.flip_permutation = JHMDB15.flip_permutation()
         self._need_frames = "frames" in modalities or "flow" in modalities
         self._need_joints = "joints" in modalities  # and, per clip, where a mask is rendered
         self._check_folders()
@@ -141,7 +116,7 @@ class JHMDB(Dataset):
         self.classes: list[str] = J.modality_classes(self.root)
         entries = [e for e in J.read_split(self.root, split) if e.subset == subset]
         self.skipped: list[tuple[str, str]] = []
-        self._clips: list[_Clip] = []
+        self._clips: list[_Video] = []
         for e in entries:
             try:
                 self._clips.append(self._probe(e))
@@ -191,12 +166,12 @@ class JHMDB(Dataset):
                 raise DataError(self.root / J.MASK_DIR, "modality folder not found"
                                 + ("" if self.mask_from_joints else " (mask_from_joints=False)"))
 
-    def _probe(self, e: J.SplitEntry) -> _Clip:
+    def _probe(self, e: J.SplitEntry) -> _Video:
         root, cls, video = self.root, e.cls, e.video
         listed = f"listed in {e.source}"
         if cls not in self.classes:
             raise DataError(root, f"unknown class {cls!r} for video {video!r} ({listed})")
-        clip = _Clip(cls, video, self.classes.index(cls), 0)
+        clip = _Video(cls, video, self.classes.index(cls), 0)
         if self._need_frames:
             fdir = J.frames_dir(root, cls, video)
             if fdir.is_dir():
@@ -256,17 +231,17 @@ class JHMDB(Dataset):
     # items
 
     def __len__(self) -> int:
-        return len(self._clips) * self.clips_per_video
+        return len(self._clips) * self.transform.sample.clips_per_video
 
     def __repr__(self) -> str:
         return (f"JHMDB({str(self.root)!r}, split={self.split}, subset={self.subset!r}, "
-                f"modalities={self.modalities}, {len(self._clips)} videos x {self.clips_per_video} "
-                f"clips, {self.num_frames}x{self.size[0]}x{self.size[1]}, train={self.train})")
+                f"modalities={self.modalities}, {len(self._clips)} videos x "
+                f"{self.transform.sample.clips_per_video} clips, {self.transform})")
 
     def _cache_res(self, native: tuple[int, int]) -> tuple[int, int]:
         return (min(self.cache_size[0], native[0]), min(self.cache_size[1], native[1]))
 
-    def _frames_source(self, clip: _Clip) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
+    def _frames_source(self, clip: _Video) -> tuple[Callable[[np.ndarray], np.ndarray], int]:
         """(read, length): ``read(indices)`` gives those frames as uint8 (len, h, w, 3); length is
         the number of frames. Cached clips read only the sampled rows; uncached PNG folders
         decode only the sampled frames; an uncached video is decoded whole."""
@@ -293,14 +268,14 @@ class JHMDB(Dataset):
             key = self._keys[memo] = source_key(sources, res)
         return key
 
-    def _decode_all(self, clip: _Clip) -> np.ndarray:
+    def _decode_all(self, clip: _Video) -> np.ndarray:
         if clip.frame_files is not None:
             frames = J.read_frames(clip.frame_files[0].parent)
         else:
             frames = J.read_video(clip.video_file)
         return frames
 
-    def _mask_frames(self, clip: _Clip, idx: np.ndarray) -> np.ndarray:
+    def _mask_frames(self, clip: _Video, idx: np.ndarray) -> np.ndarray:
         """Mask frames ``idx`` as uint8 (len(idx), h, w) in 0..255."""
         def build() -> np.ndarray:
             m = J.read_mask(clip.mask_file)
@@ -316,9 +291,10 @@ class JHMDB(Dataset):
     def __getitem__(self, index: int) -> dict:
         if not 0 <= index < len(self):
             raise IndexError(f"index {index} out of range for {len(self)} items")
-        clip, k = self._clips[index // self.clips_per_video], index % self.clips_per_video
+        per_video = self.transform.sample.clips_per_video
+        clip, k = self._clips[index // per_video], index % per_video
         # one draw from torch's RNG per item: DataLoader seeding (worker seeds) makes it reproducible
-        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item())) if self.train else None
+        rng = np.random.default_rng(int(torch.randint(0, 2**62, (1,)).item())) if self.transform.random else None
 
         read_frames = None
         length = clip.length
@@ -330,65 +306,44 @@ class JHMDB(Dataset):
                 warnings.warn(f"{clip.cls}/{clip.video}: the frames hold {n} frames, other "
                               f"modalities {length}; using the first {n}", stacklevel=2)
                 length = n
-        idx = sample_indices(length, self.num_frames, train=self.train, rng=rng, clip=k,
-                             clips_per_video=self.clips_per_video, sampler=self.sampler)
-        box = random_crop_box(rng, scale=self.crop_scale, ratio=self.crop_ratio) \
-            if self.train and self.crop_scale is not None else FULL_FRAME
-        flip = bool(self.train and self.flip and rng.random() < self.flip_prob)
-        sample: dict = {"label": clip.label, "name": clip.video, "clip": k}
-
+        idx = self.transform.sample.indices(length, k, rng)
+        item = Clip(clip.native_size or self.frame_size, wanted=self.modalities, render_mask=False)
         if self._need_frames:
-            frames = read_frames(idx)
-            video = resized_crop(torch.from_numpy(frames).permute(0, 3, 1, 2), box, self.size, flip=flip)
-            if "frames" in self.modalities:
-                sample["video"] = video.permute(1, 0, 2, 3).contiguous()  # uint8 (3, T, H, W)
-            if "flow" in self.modalities:
-                sample["flow"] = self._flow(clip, video, idx, box, flip)
-
-        joints = conf = None
+            item.frames = torch.from_numpy(read_frames(idx)).permute(0, 3, 1, 2)  # (T, 3, H, W)
         if self._need_joints or clip.render_mask:
-            joints = transform_joints(clip.joints[idx], frame_size=clip.native_size or self.frame_size,
-                                      box=box, size=self.size, flip=flip,
-                                      flip_permutation=self.flip_permutation)
-            # NaN joints (legal only with confidence 0: no person found) become (-1, -1), outside
-            # the frame, so that nothing downstream has to guard against NaN
-            joints[torch.isnan(joints).any(-1)] = -1.0
-            conf = clip.joint_conf[idx]
-            if flip:
-                conf = conf[:, self.flip_permutation]
-            conf = torch.from_numpy(np.ascontiguousarray(conf))
-            if "joints" in self.modalities:
-                sample["joints"], sample["joint_conf"] = joints, conf
-                if self.heatmap_size is not None:
-                    from actionpose.pose.render import render_heatmaps
-
-                    sample["heatmaps"] = render_heatmaps(
-                        joints, conf, frame_size=self.size, out_size=self.heatmap_size,
-                        sigma=self.heatmap_sigma).float()
-
+            item.joints, item.conf = clip.joints[idx], clip.joint_conf[idx]
         if "mask" in self.modalities:
             if clip.render_mask:
-                from actionpose.pose.render import masks_from_joints
-
-                # binary, so uint8 0/255 like a file mask (a batch never mixes dtypes)
-                mask = (masks_from_joints(joints, conf, frame_size=self.size) * 255).to(torch.uint8)[None]
+                item.render_mask = True
             else:
-                m = torch.from_numpy(self._mask_frames(clip, idx))[:, None]
-                mask = resized_crop(m, box, self.size, flip=flip).permute(1, 0, 2, 3)  # uint8
-            sample["mask"] = mask
-        return sample if self.uint8 else to_float_inputs(sample, normalize=self.normalize)
+                item.mask = torch.from_numpy(self._mask_frames(clip, idx))[:, None]  # (T, 1, h, w)
+        sample: dict = {"label": clip.label, "name": clip.video, "clip": k, **self.transform(item, rng)}
+        if "flow" in self.modalities:
+            sample["flow"] = self._flow(clip, item, idx)
+        return sample
 
-    def _flow(self, clip: _Clip, video: torch.Tensor, idx: np.ndarray, box, flip: bool) -> torch.Tensor:
+    def _flow(self, clip: _Video, item: Clip, idx: np.ndarray) -> torch.Tensor:
         from actionpose.data.flow import farneback_flow
 
-        frames = video.permute(0, 2, 3, 1).contiguous().numpy()  # (T, H, W, 3) uint8
-        if self.cache is None or self.train:  # random clips rarely repeat: caching them is waste
+        frames = item.frames.permute(0, 2, 3, 1).contiguous().numpy()  # (T, H, W, 3) uint8
+        if self.cache is None or self.transform.random:  # random clips rarely repeat: caching them is waste
             return farneback_flow(frames)
+        size = item.frame_size
         sources = clip.frame_files if clip.frame_files is not None else [clip.video_file]
-        key = source_key(sources, self._cache_res(clip.frame_size), self.size, idx.tolist(), box, flip)
-        name = f"{clip.cls}__{clip.video}__flow_{self.size[0]}x{self.size[1]}_{idx[0]}_{idx[-1]}_{len(idx)}"
+        key = source_key(sources, self._cache_res(clip.frame_size), size, idx.tolist(), item.box, item.flip)
+        name = f"{clip.cls}__{clip.video}__flow_{size[0]}x{size[1]}_{idx[0]}_{idx[-1]}_{len(idx)}"
         flow = self.cache.get(name, key, lambda: farneback_flow(frames).numpy().astype(np.float16))
         return torch.from_numpy(np.asarray(flow, np.float32))
+
+
+def _standard_transform(subset: str, options: dict) -> ClipTransform:
+    """:meth:`ClipTransform.standard` from the Dataset's keyword options."""
+    allowed = set(inspect.signature(ClipTransform.standard).parameters)
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ConfigError(f"JHMDB: unknown option(s) {unknown}; the transform takes {sorted(allowed)}")
+    train = options.pop("train", None)
+    return ClipTransform.standard(train=subset == "train" if train is None else bool(train), **options)
 
 
 __all__ = ["JHMDB", "MODALITIES"]

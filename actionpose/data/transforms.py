@@ -1,0 +1,306 @@
+"""Clip transforms: typed steps composed in a :class:`ClipTransform` (pyskl's pipeline, typed).
+
+The Dataset probes and indexes; the transform decides which frames an item reads
+(:class:`SampleFrames`) and what becomes of them. Geometric steps share one crop box in
+*fractions* of the frame and a flip: :class:`RandomResizedCrop`, :class:`CenterCrop` and
+:class:`Flip` only choose them, :class:`Resize` applies them to frames, masks and joints in one
+interpolation, so that frames cached at reduced resolution, masks at native resolution and
+joints in native pixels follow one box exactly. Random steps draw from the item's generator in
+pipeline order.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from actionpose.data.clips import (
+    FULL_FRAME, SAMPLERS, CropBox, random_crop_box, resized_crop, sample_indices, to_float_inputs,
+    transform_joints,
+)
+from actionpose.errors import ConfigError
+from actionpose.pose.skeletons import JHMDB15
+
+
+@dataclass
+class Clip:
+    """One item on its way through the steps (built per item, changed in place).
+
+    ``frames`` (T, 3, H, W) and ``mask`` (T, 1, H, W) are uint8 until :class:`Normalize`;
+    ``joints`` (T, J, 2) are pixels of a ``frame_size`` frame, ``conf`` (T, J).
+    ``render_mask``: the mask is to be drawn from the joints (:class:`MasksFromJoints`);
+    ``wanted``: the modalities the item returns (joints may be loaded only to draw a mask).
+    """
+
+    frame_size: tuple[int, int]
+    wanted: tuple[str, ...] = ("frames", "joints", "mask")
+    frames: torch.Tensor | None = None
+    mask: torch.Tensor | None = None
+    joints: np.ndarray | torch.Tensor | None = None
+    conf: np.ndarray | torch.Tensor | None = None
+    heatmaps: torch.Tensor | None = None
+    render_mask: bool = False
+    box: CropBox = FULL_FRAME
+    flip: bool = False
+    flip_permutation: tuple[int, ...] = ()  # how joints swap when flipped
+
+    def outputs(self) -> dict:
+        """The wanted sample entries, in the Dataset's layout (channels first)."""
+        out: dict = {}
+        if "frames" in self.wanted and self.frames is not None:
+            out["video"] = self.frames.permute(1, 0, 2, 3).contiguous()  # (3, T, H, W)
+        if "joints" in self.wanted and self.joints is not None:
+            out["joints"], out["joint_conf"] = self.joints, self.conf
+            if self.heatmaps is not None:
+                out["heatmaps"] = self.heatmaps
+        if "mask" in self.wanted and self.mask is not None:
+            out["mask"] = self.mask.permute(1, 0, 2, 3)  # (1, T, H, W)
+        return out
+
+
+class Step(Protocol):
+    """A pipeline step: changes ``clip`` in place; ``rng`` is None for deterministic items."""
+
+    random: bool
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None: ...
+
+
+# --------------------------------------------------------------------------------------------
+# steps
+
+
+@dataclass(frozen=True)
+class SampleFrames:
+    """Which frames an item reads (see :func:`sample_indices`): random segments when
+    ``random``, else clip ``k`` of ``clips_per_video`` evenly placed ones."""
+
+    num_frames: int = 16
+    sampler: str = "segment"
+    clips_per_video: int = 1
+    random: bool = True
+
+    def __post_init__(self):
+        if self.num_frames < 1 or self.clips_per_video < 1:
+            raise ConfigError(f"num_frames and clips_per_video must be >= 1, got {self.num_frames} and "
+                              f"{self.clips_per_video}")
+        if self.sampler not in SAMPLERS:
+            raise ConfigError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+
+    def indices(self, length: int, clip: int, rng: np.random.Generator | None) -> np.ndarray:
+        return sample_indices(length, self.num_frames, train=self.random, rng=rng, clip=clip,
+                              clips_per_video=self.clips_per_video, sampler=self.sampler)
+
+
+@dataclass(frozen=True)
+class RandomResizedCrop:
+    """Choose a random box: area fraction in ``scale``, log-uniform aspect jitter ``ratio``."""
+
+    scale: tuple[float, float] = (0.8, 1.0)
+    ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    random: bool = field(default=True, init=False)
+
+    def __post_init__(self):
+        if not 0 < self.scale[0] <= self.scale[1] <= 1:
+            raise ConfigError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {self.scale}")
+        if not 0 < self.ratio[0] <= self.ratio[1]:
+            raise ConfigError(f"crop_ratio must satisfy 0 < lo <= hi, got {self.ratio}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        clip.box = random_crop_box(rng, scale=self.scale, ratio=self.ratio)
+
+
+@dataclass(frozen=True)
+class CenterCrop:
+    """Choose the centred box holding ``scale`` of the frame's area (the frame's aspect)."""
+
+    scale: float = 1.0
+    random: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        if not 0 < self.scale <= 1:
+            raise ConfigError(f"center crop scale must be in (0, 1], got {self.scale}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        side = math.sqrt(self.scale)
+        clip.box = CropBox((1 - side) / 2, (1 - side) / 2, side, side)
+
+
+@dataclass(frozen=True)
+class Flip:
+    """Mirror the clip with probability ``prob``; joints swap left and right by ``permutation``."""
+
+    prob: float = 0.5
+    permutation: tuple[int, ...] = tuple(JHMDB15.flip_permutation())
+    random: bool = field(default=True, init=False)
+
+    def __post_init__(self):
+        if not 0.0 <= self.prob <= 1.0:
+            raise ConfigError(f"flip_prob must be in [0, 1], got {self.prob}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        clip.flip = bool(rng.random() < self.prob)
+        clip.flip_permutation = self.permutation
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Apply the chosen box and flip and resize to ``size`` (H, W): frames and file masks
+    (antialiased bilinear, uint8 stays uint8), joints (pixels of the output; a missing joint
+    becomes (-1, -1), outside the frame) and their confidences."""
+
+    size: tuple[int, int] = (112, 112)
+    random: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        if len(self.size) != 2 or min(self.size) < 1:
+            raise ConfigError(f"size must be a positive (H, W), got {self.size}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        size = (int(self.size[0]), int(self.size[1]))
+        if clip.frames is not None:
+            clip.frames = resized_crop(clip.frames, clip.box, size, flip=clip.flip)
+        if clip.mask is not None:
+            clip.mask = resized_crop(clip.mask, clip.box, size, flip=clip.flip)
+        if clip.joints is not None:
+            perm = list(clip.flip_permutation) if clip.flip else []
+            joints = transform_joints(clip.joints, frame_size=clip.frame_size, box=clip.box, size=size,
+                                      flip=clip.flip, flip_permutation=perm or None)
+            # NaN joints (legal only with confidence 0: no person found) become (-1, -1), outside
+            # the frame, so that nothing downstream has to guard against NaN
+            joints[torch.isnan(joints).any(-1)] = -1.0
+            conf = np.asarray(clip.conf)
+            if clip.flip and perm:
+                conf = conf[:, perm]
+            clip.joints, clip.conf = joints, torch.from_numpy(np.ascontiguousarray(conf))
+        clip.frame_size = size
+
+
+@dataclass(frozen=True)
+class MasksFromJoints:
+    """Draw the person mask from the joints where the clip has no mask file (uint8 0/255, like
+    a file mask, so that a batch never mixes dtypes)."""
+
+    random: bool = field(default=False, init=False)
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        if clip.render_mask:
+            from actionpose.pose.render import masks_from_joints
+
+            drawn = masks_from_joints(clip.joints, clip.conf, frame_size=clip.frame_size)
+            clip.mask = (drawn * 255).to(torch.uint8)[:, None]
+
+
+@dataclass(frozen=True)
+class Heatmaps:
+    """Gaussian joint heatmaps (J, T, h, w) of ``size`` (h, w); ``sigma`` in output pixels."""
+
+    size: tuple[int, int]
+    sigma: float | None = None
+    random: bool = field(default=False, init=False)
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        if clip.joints is not None and "joints" in clip.wanted:
+            from actionpose.pose.render import render_heatmaps
+
+            clip.heatmaps = render_heatmaps(clip.joints, clip.conf, frame_size=clip.frame_size,
+                                            out_size=self.size, sigma=self.sigma).float()
+
+
+@dataclass(frozen=True)
+class Normalize:
+    """uint8 video to float, ImageNet mean/std (``imagenet=False``: [0, 1]); mask to [0, 1]."""
+
+    imagenet: bool = True
+
+    def outputs(self, sample: dict) -> dict:
+        return to_float_inputs(sample, normalize=self.imagenet)
+
+
+# --------------------------------------------------------------------------------------------
+# the pipeline
+
+
+@dataclass(frozen=True)
+class ClipTransform:
+    """``sample`` picks the frames; ``steps`` run in order on the loaded clip; ``normalize``
+    (None: leave video and masks uint8, :func:`to_float_inputs` converts batches later)."""
+
+    sample: SampleFrames = SampleFrames()
+    steps: tuple = (Resize(),)
+    normalize: Normalize | None = Normalize()
+
+    def __post_init__(self):
+        resized = [i for i, s in enumerate(self.steps) if isinstance(s, Resize)]
+        if len(resized) != 1:
+            raise ConfigError(f"a ClipTransform needs exactly one Resize step, got {len(resized)}")
+        for i, s in enumerate(self.steps):
+            if isinstance(s, (RandomResizedCrop, CenterCrop, Flip)) and i > resized[0]:
+                raise ConfigError(f"{type(s).__name__} must come before Resize (it only chooses the "
+                                  "box or flip that Resize applies)")
+            if isinstance(s, (MasksFromJoints, Heatmaps)) and i < resized[0]:
+                raise ConfigError(f"{type(s).__name__} must come after Resize (it draws on the output)")
+
+    @property
+    def random(self) -> bool:
+        """Whether items draw random numbers (training)."""
+        return self.sample.random or any(s.random for s in self.steps)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return next(s.size for s in self.steps if isinstance(s, Resize))
+
+    def crops(self) -> bool:
+        return any(isinstance(s, RandomResizedCrop) for s in self.steps)
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> dict:
+        """Run the steps on ``clip``; the sample entries it yields."""
+        for step in self.steps:
+            step(clip, rng)
+        out = clip.outputs()
+        return out if self.normalize is None else self.normalize.outputs(out)
+
+    @classmethod
+    def standard(
+        cls,
+        *,
+        train: bool,
+        num_frames: int = 16,
+        size: tuple[int, int] = (112, 112),
+        clips_per_video: int = 1,
+        sampler: str = "segment",
+        crop_scale: tuple[float, float] | None = (0.8, 1.0),
+        crop_ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        flip: bool | None = None,
+        flip_prob: float = 0.5,
+        heatmap_size: tuple[int, int] | None = None,
+        heatmap_sigma: float | None = None,
+        normalize: bool = True,
+        uint8: bool = False,
+    ) -> ClipTransform:
+        """The study's pipeline. Training: random segments, a random resized crop (``crop_scale``
+        None: none), a flip (``flip``, default on) with probability ``flip_prob``; evaluation:
+        clip ``k`` of ``clips_per_video`` fixed ones, the whole frame. Then resize to ``size``,
+        masks drawn from joints where needed, heatmaps at ``heatmap_size`` if given, and the
+        video normalised (``normalize``: ImageNet, else [0, 1]; ``uint8``: left as bytes)."""
+        steps: list = []
+        if train and crop_scale is not None:
+            steps.append(RandomResizedCrop(tuple(crop_scale), tuple(crop_ratio)))
+        if train and (flip is None or flip):
+            steps.append(Flip(flip_prob))
+        elif not 0.0 <= flip_prob <= 1.0:
+            raise ConfigError(f"flip_prob must be in [0, 1], got {flip_prob}")
+        steps += [Resize((int(size[0]), int(size[1]))), MasksFromJoints()]
+        if heatmap_size is not None:
+            steps.append(Heatmaps((int(heatmap_size[0]), int(heatmap_size[1])), heatmap_sigma))
+        sample = SampleFrames(int(num_frames), sampler, int(clips_per_video), random=bool(train))
+        return cls(sample, tuple(steps), None if uint8 else Normalize(bool(normalize)))
+
+
+__all__ = [
+    "Clip", "Step", "SampleFrames", "RandomResizedCrop", "CenterCrop", "Flip", "Resize",
+    "MasksFromJoints", "Heatmaps", "Normalize", "ClipTransform",
+]
