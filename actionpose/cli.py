@@ -77,7 +77,8 @@ def _add_data_import_pyskl(p: argparse.ArgumentParser) -> str:
 def _add_data_check(p: argparse.ArgumentParser) -> str:
     p.add_argument("root", help="a JHMDB-format tree")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--deep", action="store_true", help="decode every mask and joints file in full")
+    p.add_argument("--deep", action="store_true",
+                   help="decode every frame and mask in full (the default reads headers, sizes, file ends)")
     return "actionpose.data.check:main"
 
 

@@ -1,4 +1,5 @@
-"""Clip sampling, clip transforms (all modalities moved together) and the decoded-clip cache.
+"""Clip primitives: frame sampling, crop-box geometry (all modalities moved together), float
+conversion, and the decoded-clip cache. The typed steps built on them are :mod:`.transforms`.
 
 Geometry is expressed as a crop box in *fractions* of the frame (top, left, height, width), so
 that frames cached at a reduced resolution, masks at native resolution and joints in native
