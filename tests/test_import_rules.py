@@ -72,9 +72,9 @@ def _violations(importer: str, imported: str) -> list[str]:
     for path in sorted((PACKAGE / importer).rglob("*.py")):
         if path.relative_to(PACKAGE).as_posix() in exempt:
             continue
-        for line, module in _imports(path):
-            if module == target or module.startswith(target + "."):
-                bad.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports {module}")
+        lines = sorted({line for line, module in _imports(path)
+                        if module == target or module.startswith(target + ".")})
+        bad += [f"{path.relative_to(PACKAGE.parent)}:{line}" for line in lines]
     return bad
 
 
@@ -83,7 +83,8 @@ def test_layer_does_not_import(importer, imported, why):
     missing = [p for p in (importer, imported) if not (PACKAGE / p).is_dir()]
     if missing:
         pytest.skip(f"actionpose/{missing[0]} does not exist (rule {importer} -/-> {imported})")
-    assert _violations(importer, imported) == [], f"{importer} must not import {imported}: {why}"
+    bad = _violations(importer, imported)
+    assert not bad, f"{importer} must not import {imported} ({why}): {', '.join(bad)}"
 
 
 def test_nothing_imports_cli():
@@ -93,7 +94,7 @@ def test_nothing_imports_cli():
             continue  # ``python -m actionpose`` is the command line's entry point
         bad += [f"{path.relative_to(PACKAGE.parent)}:{line}" for line, module in _imports(path)
                 if module == "actionpose.cli" or module.startswith("actionpose.cli.")]
-    assert bad == []
+    assert not bad, f"only `python -m actionpose` imports the command line: {', '.join(bad)}"
 
 
 def test_relative_imports_resolve(tmp_path):
