@@ -230,3 +230,7 @@ def test_seeds_until_decided_end_to_end_at_the_smoke_preset(tmp_path, monkeypatc
         record = results / "records" / experiment / "puppet" / "puppet-smoke-split1-seed9"
         assert sorted(p.name for p in record.iterdir()) == [
             "config.json", "metrics.csv", "predictions.csv", "summary.json"]
+    # the reproduction check reads real run folders: a run is identical to its own record
+    trained = [tmp_path / "runs" / e / "puppet-smoke-split1-seed9" for e in ("c3d", "c3d-pose")]
+    table = R.check_against_records(trained, results / "records")
+    assert list(table["status"]) == ["identical", "identical"] and (table["cpu_dependent"] == "").all()
