@@ -230,7 +230,7 @@ class ClipTransform:
     (None: leave video and masks uint8, :func:`to_float_inputs` converts batches later)."""
 
     sample: SampleFrames = SampleFrames()
-    steps: tuple = (Resize(),)
+    steps: tuple[Step, ...] = (Resize(),)
     normalize: Normalize | None = Normalize()
 
     def __post_init__(self):
