@@ -2,7 +2,9 @@
 
 A run lives in ``<out>/<experiment>/<dataset>-split<k>-seed<s>/``: config.json, metrics.csv (one
 row per epoch), predictions.csv, confusion.csv, summary.json (``complete`` once finished),
-last.pt and best.pt. Every file is written atomically (``actionpose.io``).
+last.pt and best.pt. Every file is written atomically (``actionpose.io``); a training process
+holds the folder's ``.lock`` while it writes; checkpoints hold tensors and plain values only and
+are loaded with ``weights_only=True``; a broken record is a one-line error naming the file.
 """
 from __future__ import annotations
 
