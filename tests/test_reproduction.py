@@ -102,6 +102,17 @@ def test_backfilled_records_compare_on_metrics_only_and_configs_must_match(tmp_p
     assert rows[2]["status"] == "no record"
 
 
+def test_a_record_trained_in_another_precision_says_so(tmp_path):
+    runs, records = tmp_path / "runs", tmp_path / "records"
+    folder = _run(runs, "attention", 0.5, amp="fp32", records=records)
+    summary = records / "attention" / "puppet" / folder.name / "summary.json"
+    summary.write_text(summary.read_text().replace('"amp": "fp32"', '"amp": "bfloat16"'))
+    _set_final(folder, 0.45)
+    row = R.check_against_records([folder], records).iloc[0]
+    assert row["status"] == "differs" and row["detail"].startswith("trained in fp32, the record in bfloat16")
+    assert "AVX512-BF16 or AMX" in row["cpu_dependent"]
+
+
 def test_cpu_dependent_runs_are_named_with_the_reason():
     attention = make_config("attention", "cpu").to_dict()
     assert "bf16 autocast on CPU" in R.cpu_dependence(attention, {"device": "cpu", "amp": "bfloat16"})

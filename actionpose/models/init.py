@@ -93,9 +93,24 @@ def adapt_first_conv(module: nn.Module, in_channels: int, frames: int, mode: str
     return module
 
 
+def adapt_input_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
+    """A pretrained (O, 3, ...) input-conv weight for ``in_channels`` channels, as timm's
+    ``adapt_input_conv``: 1 channel sums R, G and B; more channels repeat R, G, B cyclically,
+    scaled by 3 / in_channels so the response to a clip is kept. Any kernel rank (2-D or 3-D)."""
+    if weight.shape[1] != 3:
+        raise ConfigError(f"an input conv to adapt takes 3 channels, this one {weight.shape[1]}")
+    if in_channels == 3:
+        return weight.clone()
+    if in_channels == 1:
+        return weight.sum(dim=1, keepdim=True)
+    repeat = -(-in_channels // 3)
+    return weight.repeat(1, repeat, *([1] * (weight.dim() - 2)))[:, :in_channels] * (3 / in_channels)
+
+
 def first_conv_fan_in(module: nn.Module) -> int:
     """Number of input channels of the first Conv2d in ``module``."""
     return _first_conv(module)[2].in_channels
 
 
-__all__ = ["INIT_MODES", "replicate_first_conv", "adapt_first_conv", "first_conv_fan_in"]
+__all__ = ["INIT_MODES", "replicate_first_conv", "adapt_first_conv", "adapt_input_conv",
+           "first_conv_fan_in"]

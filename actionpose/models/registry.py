@@ -16,6 +16,7 @@ depend on the training package. Adding a family is one :func:`register_family` c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
@@ -59,6 +60,7 @@ class Family:
     feature_stride: int | None = None  # heatmap poses: maps at ceil(H / stride) x ceil(W / stride)
     loss: Callable[[Any, dict, torch.Tensor], torch.Tensor] = heads_cross_entropy
     reads: Callable[[Any], tuple[str, ...]] = field(default=lambda cfg: ("frames",))
+    weights: tuple[str, ...] | None = None  # named weights it loads (and files); None: none at all
 
     @property
     def video_arg(self) -> str | None:
@@ -100,6 +102,19 @@ def get_pose_mode(name: str) -> PoseMode:
     if name not in POSE_MODES:
         raise ConfigError(f"unknown pose mode {name!r} (choose from {', '.join(POSE_MODES)})")
     return POSE_MODES[name]
+
+
+def check_weights(family: str, weights: str | None) -> None:
+    """Refuse weights a family cannot load (a family without any, or an unknown name)."""
+    fam = get_family(family)
+    if weights is None:
+        return
+    if fam.weights is None:
+        raise ConfigError(f"weights={weights!r}: family {family!r} trains from scratch and loads no "
+                          "weights; set weights=null")
+    if weights not in fam.weights and "/" not in str(weights) and not Path(str(weights)).suffix:
+        raise ConfigError(f"weights={weights!r}: family {family!r} loads "
+                          f"{', '.join(fam.weights)} or a file")
 
 
 def check_pose(family: str, pose: str) -> None:
@@ -227,9 +242,20 @@ def _two_stream(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
                       weights=cfg.weights, streams=tuple(cfg.streams))
 
 
+def _video(arch: str) -> Callable[..., nn.Module]:
+    def build(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
+        from actionpose.models.video import video_resnet
+
+        return video_resnet(arch, num_classes=num_classes, in_channels=in_channels,
+                            weights=cfg.weights)
+    return build
+
+
 def _two_stream_reads(cfg) -> tuple[str, ...]:
     return ("frames", "flow") if cfg.temporal_input == "flow" else ("frames",)
 
+
+_IMAGENET = ("imagenet", "efficientnet-lite0")
 
 register_family(Family(
     "c3d", _c3d, {"x": "video"}, INPUT_LEVEL,
@@ -238,16 +264,22 @@ register_family(Family(
     "attention", _attention, {"video": "video", "heatmaps": "heatmaps"},
     ("none", "weaken", "heatmaps_concat", "heatmaps_reg"),
     "attention pooling (Girdhar & Ramanan 2017) on a 2-D ImageNet backbone",
-    memory_format=torch.channels_last, cpu_bf16=True, feature_stride=FEATURE_STRIDE))
+    memory_format=torch.channels_last, cpu_bf16=True, feature_stride=FEATURE_STRIDE,
+    weights=_IMAGENET))
 register_family(Family(
     "two_stream", _two_stream, {"video": "video", "flow": "flow"}, ("none", "weaken"),
     "two-stream, late fusion; stacked-RGB or optical-flow temporal stream",
-    memory_format=torch.channels_last, cpu_bf16=True, reads=_two_stream_reads))
+    memory_format=torch.channels_last, cpu_bf16=True, reads=_two_stream_reads, weights=_IMAGENET))
 register_family(Family(
     "pose_only", _pose_only, {"x": "mask"}, ("pose_only",),
     "a small 3-D CNN on the person mask alone", in_channels=1, reads=lambda cfg: ()))
+for _arch, _what in (("r3d_18", "3-D convs"), ("mc3_18", "3-D convs in the first stage, 2-D after"),
+                     ("r2plus1d_18", "(2+1)-D convs")):
+    register_family(Family(
+        _arch, _video(_arch), {"x": "video"}, INPUT_LEVEL,
+        f"torchvision's video ResNet-18, {_what} (Tran et al. 2018)", weights=("kinetics400",)))
 
 
 __all__ = ["PoseMode", "Family", "POSE_MODES", "FAMILIES", "INPUT_LEVEL", "register_pose_mode",
-           "register_family", "get_family", "get_pose_mode", "check_pose", "modalities",
+           "register_family", "get_family", "get_pose_mode", "check_pose", "check_weights", "modalities",
            "heatmap_size", "build_model", "model_inputs", "forward", "compute_loss"]

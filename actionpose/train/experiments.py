@@ -146,8 +146,17 @@ EXPERIMENTS: dict[str, Experiment] = {
              "(beyond the report)", "two_stream", temporal_input="flow"),
         _exp("pose-only", "a small 3-D CNN on the person mask alone (beyond the report)",
              "pose_only", pose="pose_only"),
+        # torchvision's video ResNets (beyond the report)
+        _exp("r2plus1d", "R(2+1)D-18 on RGB clips, no pose", "r2plus1d_18", in_report=False),
+        _exp("r2plus1d-pose", "R(2+1)D-18, background weakened by the person mask", "r2plus1d_18",
+             in_report=False, pose="weaken"),
+        _exp("r2plus1d-mask", "R(2+1)D-18, the person mask as a 4th input channel", "r2plus1d_18",
+             in_report=False, pose="mask_channel"),
+        _exp("r3d", "R3D-18 on RGB clips, no pose", "r3d_18", in_report=False),
+        _exp("mc3", "MC3-18 on RGB clips, no pose", "mc3_18", in_report=False),
     ]
 }
+VIDEO_RESNETS = ("r3d_18", "mc3_18", "r2plus1d_18")
 
 
 
@@ -171,6 +180,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "attention": dict(backbone="resnet18", weights=None),
         "two_stream": dict(backbone="resnet18", temporal_backbone="resnet18", weights=None),
         "pose_only": dict(width=0.125, fc_dim=32),
+        **{arch: dict(weights=None) for arch in VIDEO_RESNETS},
     },
     "cpu": {
         "all": dict(num_frames=8, size=(64, 64), epochs=12, batch_size=8, clips_per_video=2,
@@ -188,6 +198,9 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                            optimizer="adamw", lr=3e-4, weight_decay=0.01, epochs=5),
         "pose_only": dict(width=0.25, fc_dim=256, optimizer="adamw", lr=1e-3, weight_decay=0.05,
                           epochs=20),
+        # full-width torchvision nets: short, small clips so that a run fits on two cores
+        **{arch: dict(weights=None, num_frames=8, size=(64, 64), optimizer="adamw", lr=3e-4,
+                      weight_decay=0.05, epochs=5) for arch in VIDEO_RESNETS},
     },
     "paper": {
         "all": dict(num_frames=16, size=(112, 112), epochs=30, batch_size=16, clips_per_video=3,
@@ -198,6 +211,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "two_stream": dict(backbone="resnet101", temporal_backbone="alexnet", weights="imagenet",
                            size=(224, 224), num_frames=10, lr=0.001),
         "pose_only": dict(width=0.5, fc_dim=512, lr=0.01),
+        **{arch: dict(weights="kinetics400", size=(112, 112), num_frames=16, lr=0.001)
+           for arch in VIDEO_RESNETS},
     },
 }
 
@@ -275,9 +290,10 @@ def validate(cfg: TrainConfig) -> None:
     """Reject configs that cannot run, with the reason."""
     check_ranges(cfg)
     from actionpose.models.guidance import SPACES
-    from actionpose.models.registry import check_pose
+    from actionpose.models.registry import check_pose, check_weights
 
     check_pose(cfg.family, cfg.pose)  # the family/pose pair, from the model registry
+    check_weights(cfg.family, cfg.weights)
     if cfg.weaken_space not in SPACES:
         raise ConfigError(f"weaken_space must be one of {', '.join(SPACES)}, got {cfg.weaken_space!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:

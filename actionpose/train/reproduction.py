@@ -263,6 +263,9 @@ def check_run(folder: Path, records_dir: Path, committed: pd.DataFrame | None) -
             return row
     else:
         row["detail"] = "backfilled record: metrics only"
+    recorded_amp = read_json(target / "summary.json").get("amp")
+    if recorded_amp and summary.get("amp") and recorded_amp != summary["amp"]:
+        row["detail"] = f"trained in {summary['amp']}, the record in {recorded_amp}"
     equal, how = _metrics_equal(run_metrics, rec_metrics)
     if equal:
         row["status"] = "identical"
