@@ -19,7 +19,8 @@ from torch import nn
 
 from actionpose.errors import CheckpointError, ConfigError, RunError
 
-__all__ = ["ModelSpec", "InferenceModel", "LoadedModel", "open_run", "load_model", "model_input_names"]
+__all__ = ["ModelSpec", "InferenceModel", "LoadedModel", "open_run", "model_from_config", "load_model",
+           "model_input_names"]
 
 INPUT_ORDER = ("video", "mask", "heatmaps", "flow")
 
@@ -149,8 +150,6 @@ def open_run(folder: str | Path, *, device: str = "cpu", checkpoint: str = "last
     A missing folder, an unfinished run (no complete ``summary.json``), a corrupt config or
     checkpoint, or weights that do not fit the config are a one-line error naming the file.
     """
-    from actionpose.models.registry import build_model
-    from actionpose.train.engine import resolve_device
     from actionpose.train.experiments import TrainConfig, validate
     from actionpose.train.runs import load_checkpoint
 
@@ -171,12 +170,22 @@ def open_run(folder: str | Path, *, device: str = "cpu", checkpoint: str = "last
     classes = state.get("classes")
     if not isinstance(classes, list) or "model" not in state:
         raise CheckpointError(f"{folder / checkpoint}: not an actionpose run checkpoint (no model or classes)")
-    model = build_model(cfg, len(classes))
     try:
-        model.load_state_dict(state["model"])
+        loaded = model_from_config(cfg, classes, state=state["model"], device=device)
     except (RuntimeError, KeyError, ValueError) as exc:
         raise CheckpointError(f"{folder / checkpoint}: weights do not fit the run's config "
                               f"({' '.join(str(exc).split())[:200]})") from None
+    return dataclasses.replace(loaded, folder=folder, summary=summary)
+
+
+def model_from_config(cfg, classes, *, state: dict | None = None, device: str = "cpu") -> LoadedModel:
+    """The model of ``cfg`` for ``classes``, with weights ``state`` (None: as initialised)."""
+    from actionpose.models.registry import build_model
+    from actionpose.train.engine import resolve_device
+
+    model = build_model(cfg, len(classes))
+    if state is not None:
+        model.load_state_dict(state)
     dev = resolve_device(device)
     module = InferenceModel(model, cfg).to(dev).eval()
     spec = ModelSpec.from_config(cfg, classes)
@@ -185,7 +194,7 @@ def open_run(folder: str | Path, *, device: str = "cpu", checkpoint: str = "last
     def logits(inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return module(*(inputs[n].to(dev) for n in spec.inputs)).float().cpu()
 
-    return LoadedModel(spec, logits, module=module, cfg=cfg, folder=folder, summary=summary)
+    return LoadedModel(spec, logits, module=module, cfg=cfg)
 
 
 def load_model(path: str | Path, *, device: str = "cpu") -> LoadedModel:
