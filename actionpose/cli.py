@@ -227,6 +227,17 @@ def _add_explain(p: argparse.ArgumentParser) -> str:
     return "actionpose.use.explain:main"
 
 
+def _add_fuse(p: argparse.ArgumentParser) -> str:
+    p.add_argument("run_a", help="a finished run folder (its predictions.csv)")
+    p.add_argument("run_b", help="another finished run on the same test videos and classes")
+    p.add_argument("--weights", default="equal",
+                   help="equal (default) | tuned (on the runs' val_predictions.csv, never the test "
+                        "split) | a,b")
+    p.add_argument("--out", default="fused_predictions.csv",
+                   help="fused predictions CSV; weights and accuracies go to OUT.json")
+    return "actionpose.fuse:main"
+
+
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
@@ -243,6 +254,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("export",): ("export a run's model as TorchScript or ONNX with a JSON of its inputs", _add_export),
     ("predict",): ("predict actions in videos with a run or an exported model", _add_predict),
     ("explain",): ("Grad-CAM / attention maps and context reliance of a run", _add_explain),
+    ("fuse",): ("late fusion of two finished runs' test scores (weights equal, given or tuned on validation)", _add_fuse),
     ("list",): ("list experiments and presets", _add_list),
 }
 
