@@ -180,6 +180,12 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | auto (default cpu)")
 
 
+def _add_video_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
+    p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
+    _add_model_options(p)
+
+
 def _add_evaluate(p: argparse.ArgumentParser) -> str:
     p.add_argument("run", help="a finished run folder (or an experiment folder with --split)")
     p.add_argument("--clips", type=_positive, default=None, help="clips per test video (default: the run's)")
@@ -210,9 +216,7 @@ def _add_predict(p: argparse.ArgumentParser) -> str:
     p.add_argument("--window", type=_positive, default=None,
                    help="frames per sliding window (default 32)")
     p.add_argument("--stride", type=_positive, default=None, help="frames between windows (default window/2)")
-    p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
-    p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
-    _add_model_options(p)
+    _add_video_options(p)
     return "actionpose.use.predict:main"
 
 
@@ -221,9 +225,7 @@ def _add_explain(p: argparse.ArgumentParser) -> str:
     p.add_argument("input", nargs="?", default=None,
                    help="a video, folder of videos or of frames (default: the run's test split)")
     p.add_argument("--out", required=True, help="folder for the PNG strips and context_reliance.csv")
-    p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
-    p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
-    _add_model_options(p)
+    _add_video_options(p)
     return "actionpose.use.explain:main"
 
 
