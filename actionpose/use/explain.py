@@ -97,15 +97,16 @@ def attribution_maps(loaded, inputs: dict[str, torch.Tensor]) -> tuple[np.ndarra
     module, cfg = loaded.module, loaded.cfg
     if module is None:
         raise ConfigError(f"{loaded.source}: explanations need a run folder, not an exported model")
-    inputs = {n: inputs[n] for n in module.names}
+    device = next(module.parameters()).device
+    inputs = {n: inputs[n].to(device) for n in module.names}
     with torch.no_grad():
         out = forward(cfg, module.model, inputs)
-    probs = out["logits"].float().softmax(1)
+    probs = out["logits"].float().softmax(1).cpu()
     t, (h, w) = cfg.num_frames, tuple(cfg.size)
     if "bottom_up" in out and "top_down" in out:
-        k = probs.argmax(1)
-        maps = (out["bottom_up"] * out["top_down"][torch.arange(len(k)), :, k]).float().clamp_min(0)
-        maps = F.interpolate(maps, size=(h, w), mode="bilinear", align_corners=False).numpy()
+        k = probs.argmax(1).to(device)
+        maps = (out["bottom_up"] * out["top_down"][torch.arange(len(k), device=device), :, k]).float().clamp_min(0)
+        maps = F.interpolate(maps, size=(h, w), mode="bilinear", align_corners=False).cpu().numpy()
         method = "attention"
     else:
         maps, method = _grad_cam(module, inputs)
