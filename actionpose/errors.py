@@ -61,6 +61,10 @@ class TrainingError(ActionposeError):
     """Training itself failed (e.g. the loss diverged), not its configuration."""
 
 
+class InputError(ActionposeError):
+    """A model was called with an input of the wrong shape, or without one it needs."""
+
+
 class WriteError(ActionposeError, OSError):
     """A file or folder cannot be written: no space left, a read-only file system, a file where a
     folder should be. ``path`` is the target (the message starts with it). Also an ``OSError``,

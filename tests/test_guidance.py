@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from actionpose.data.clips import IMAGENET_MEAN, IMAGENET_STD
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, InputError
 from actionpose.models.guidance import BackgroundWeakened, MaskChannel
 
 
@@ -84,5 +84,13 @@ def test_bad_arguments_are_config_errors():
         BackgroundWeakened(Echo(), 0.5, space="rgb")
     with pytest.raises(ConfigError, match=r"\[0, 1\]"):
         BackgroundWeakened(Echo(), 1.5)
-    with pytest.raises(ConfigError, match="'video' is missing"):
+    with pytest.raises(InputError, match="'video' is missing"):
         BackgroundWeakened(Echo(), 0.5)(x=torch.zeros(1), mask=torch.zeros(1))
+
+
+def test_a_clip_of_the_wrong_shape_is_an_input_error():
+    from actionpose.models.c3d import c3d
+
+    model = c3d(num_classes=2, width=0.125, fc_dim=8, num_frames=4, size=32)
+    with pytest.raises(InputError, match=r"built for clips .* got \(1, 3, 4, 16, 16\)"):
+        model(torch.zeros(1, 3, 4, 16, 16))

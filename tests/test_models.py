@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionpose.errors import ConfigError, WeightsError
+from actionpose.errors import ConfigError, InputError, WeightsError
 from actionpose.models import (INIT_MODES, adapt_first_conv, attention_pool, build_backbone, c3d,
                                fuse_logits, pose_only, replicate_first_conv, two_stream)
 from actionpose.models import backbones as backbones_module
@@ -64,7 +64,7 @@ def test_c3d_narrow_shapes_and_gradients():
     assert logits.shape == (2, 5)
     assert model.features.conv1a.out_channels == 8 and model.classifier.fc6.out_features == 16
     assert_grads_reach_every_parameter(model, logits.square().mean())
-    with pytest.raises(ConfigError, match="built for clips"):
+    with pytest.raises(InputError, match="built for clips"):
         model(torch.randn(2, 3, 4, 32, 40))
 
 
@@ -199,9 +199,9 @@ def test_heatmap_concat_changes_top_down_not_bottom_up():
     assert torch.equal(a["bottom_up"], b["bottom_up"])
     assert not torch.allclose(a["top_down"], b["top_down"])
     assert not torch.allclose(a["logits"], b["logits"])
-    with pytest.raises(ConfigError, match="needs heatmaps"):
+    with pytest.raises(InputError, match="needs heatmaps"):
         model(video)
-    with pytest.raises(ConfigError, match="heatmaps must be"):
+    with pytest.raises(InputError, match="heatmaps must be"):
         model(video, torch.rand(1, 14, 2, 2, 2))
 
 
@@ -268,7 +268,7 @@ def test_two_stream_flow_and_big_temporal_backbones_on_meta():
                                num_frames=5, temporal_input="flow", streams=("temporal",))
             out = model(torch.empty(2, 3, 5, size, size), torch.empty(2, 2, 4, size, size))
             assert out["logits"].shape == (2, 21)
-    with pytest.raises(ConfigError, match="needs flow"):
+    with pytest.raises(InputError, match="needs flow"):
         model(torch.empty(2, 3, 5, 112, 112, device="meta"))
 
 

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, InputError
 from actionpose.models.backbones import build_backbone, feature_size
 
 POSE_MODES = (None, "concat", "regularized")
@@ -58,7 +58,7 @@ class AttentionPool(nn.Module):
     def _heatmaps_at(self, heatmaps: torch.Tensor, batch: int, frames: int, hw: tuple[int, int]) -> torch.Tensor:
         if (heatmaps.dim() != 5 or heatmaps.shape[0] != batch or heatmaps.shape[1] != self.num_joints
                 or heatmaps.shape[2] != frames):
-            raise ConfigError(f"heatmaps must be (B, J, T, h, w) = ({batch}, {self.num_joints}, "
+            raise InputError(f"heatmaps must be (B, J, T, h, w) = ({batch}, {self.num_joints}, "
                               f"{frames}, h, w), got {tuple(heatmaps.shape)}")
         if tuple(heatmaps.shape[-2:]) != hw:
             heatmaps = F.interpolate(heatmaps.float(), size=(frames, *hw), mode="trilinear",
@@ -68,7 +68,7 @@ class AttentionPool(nn.Module):
     def forward(self, video: torch.Tensor, heatmaps: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """video (B, 3, T, H, W) [, heatmaps (B, J, T, h, w)] -> dict of logits and maps."""
         if video.dim() != 5:
-            raise ConfigError(f"video must be (B, C, T, H, W), got {tuple(video.shape)}")
+            raise InputError(f"video must be (B, C, T, H, W), got {tuple(video.shape)}")
         b, c, t, height, width = video.shape
         frames = video.transpose(1, 2).reshape(b * t, c, height, width)
         x = self.dropout(self.features(frames))
@@ -77,7 +77,7 @@ class AttentionPool(nn.Module):
         if heatmaps is not None and self.pose is not None:
             hm = self._heatmaps_at(heatmaps, b, t, (h, w))
         elif self.pose == "concat":
-            raise ConfigError("pose='concat' needs heatmaps (B, J, T, h, w) in forward")
+            raise InputError("pose='concat' needs heatmaps (B, J, T, h, w) in forward")
 
         out: dict[str, torch.Tensor] = {}
         if self.pose == "regularized":

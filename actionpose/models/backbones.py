@@ -35,7 +35,7 @@ import torchvision
 from torch import nn
 
 from actionpose.errors import ConfigError, WeightsError
-from actionpose.models.init import INIT_MODES, adapt_first_conv
+from actionpose.models.init import INIT_MODES, adapt_first_conv, check_init_mode
 
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101")
 BACKBONES = (*RESNETS, "alexnet", "vgg16", "efficientnet_lite0")
@@ -244,8 +244,8 @@ def build_backbone(name: str, *, weights: str | os.PathLike | None = None, in_ch
     """
     if name not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; choose one of {BACKBONES}")
-    if init_mode is not None and init_mode not in INIT_MODES:
-        raise ConfigError(f"unknown init mode {init_mode!r}; choose one of {INIT_MODES}")
+    if init_mode is not None:
+        check_init_mode(init_mode)
     if in_channels < 1 or frames < 1 or in_channels % frames:
         raise ConfigError(f"in_channels={in_channels} must be a positive multiple of frames={frames}")
     net = _construct(name)

@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, InputError
 
 # (stage name, number of convs, paper channels, pool kernel) — pool5 is also padded (0, 1, 1)
 C3D_STAGES: tuple[tuple[str, int, int, tuple[int, int, int]], ...] = (
@@ -64,7 +64,7 @@ class VideoConvNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or tuple(x.shape[1:]) != self.input_shape:
-            raise ConfigError(f"{type(self).__name__} was built for clips (B, C, T, H, W) with "
+            raise InputError(f"{type(self).__name__} was built for clips (B, C, T, H, W) with "
                               f"(C, T, H, W) = {self.input_shape}, got {tuple(x.shape)}")
         return self.classifier(torch.flatten(self.features(x), 1))
 
@@ -117,8 +117,8 @@ def create_video_convnet(*, stages: Sequence[tuple[str, int, int, tuple[int, int
 def _init_weights(model: nn.Module) -> None:
     # Kaiming for convs and the hidden fc layers keeps activations alive through 10 ReLU layers
     # without BatchNorm. (C3D's Caffe model used N(0, 0.005) fc weights: with two hidden fc
-    # layers that shrinks the logits' gradient ~100x, and a narrow C3D trained from scratch then
-    # could not fit 64 clips in 15 epochs — measured.) The classifier starts small.
+    # layers that shrinks the logits' gradient so much that a narrow C3D trained from scratch
+    # could not fit even a small training set.) The classifier starts small.
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     for m in model.modules():
         if isinstance(m, nn.Conv3d):

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from actionpose.data.clips import IMAGENET_MEAN, IMAGENET_STD
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, InputError
 
 SPACES = ("normalised", "pixels")
 
@@ -48,7 +48,7 @@ class InputGuidance(nn.Module):
 
     def forward(self, *, mask: torch.Tensor, **inputs):
         if self.video_arg not in inputs:
-            raise ConfigError(f"{type(self).__name__}: the model input {self.video_arg!r} is "
+            raise InputError(f"{type(self).__name__}: the model input {self.video_arg!r} is "
                               f"missing (got {sorted(inputs)})")
         inputs[self.video_arg] = self.guide(inputs[self.video_arg], mask)
         if isinstance(self.model, InputGuidance):  # a wrapper inside reads the mask too

@@ -30,6 +30,12 @@ from actionpose.errors import ConfigError
 INIT_MODES = ("none", "replicate", "replicate_scaled", "average")
 
 
+def check_init_mode(mode: str) -> None:
+    """The one check of an init mode's name."""
+    if mode not in INIT_MODES:
+        raise ConfigError(f"unknown init mode {mode!r}; choose one of {INIT_MODES}")
+
+
 def replicate_first_conv(weight: torch.Tensor, frames: int, mode: str, *,
                          in_channels: int | None = None) -> torch.Tensor:
     """A (O, in_channels, kh, kw) first-layer weight made from a (O, 3, kh, kw) one.
@@ -37,8 +43,7 @@ def replicate_first_conv(weight: torch.Tensor, frames: int, mode: str, *,
     ``in_channels`` defaults to ``3 * frames`` (stacked RGB); pass ``2 * frames`` for flow.
     See the module docstring for what each mode means. Returns a new tensor (no grad history).
     """
-    if mode not in INIT_MODES:
-        raise ConfigError(f"unknown init mode {mode!r}; choose one of {INIT_MODES}")
+    check_init_mode(mode)
     if weight.dim() != 4 or weight.shape[1] != 3:
         raise ConfigError(f"replicate_first_conv needs a (O, 3, kh, kw) weight, got {tuple(weight.shape)}")
     if frames < 1:
@@ -112,5 +117,5 @@ def first_conv_fan_in(module: nn.Module) -> int:
     return _first_conv(module)[2].in_channels
 
 
-__all__ = ["INIT_MODES", "replicate_first_conv", "adapt_first_conv", "adapt_input_conv",
+__all__ = ["INIT_MODES", "check_init_mode", "replicate_first_conv", "adapt_first_conv", "adapt_input_conv",
            "first_conv_fan_in"]

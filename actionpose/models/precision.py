@@ -1,9 +1,9 @@
 """Per-layer precision under CPU bf16 autocast.
 
-Measured on this project's CPU (oneDNN, torch 2.14.1, `python -m benchmarks --only models`):
-EfficientNet-Lite0's depthwise convolutions run *slower* in bf16 than in fp32 (0.59-0.77x when
-timed alone) and take 38-46% of a fp32 train step, while its 1x1 convolutions gain ~1.5-1.8x.
-Keeping only the depthwise layers in fp32 lets the rest of the network keep its bf16 gain.
+On CPU (oneDNN) EfficientNet-Lite0's depthwise convolutions run slower in bf16 than in fp32 and
+take a large share of a train step, while its 1x1 convolutions gain from bf16 (the figures are in
+``results/bench.json``, from ``python -m benchmarks --only models``). Keeping only the depthwise
+layers in fp32 lets the rest of the network keep its bf16 gain.
 """
 from __future__ import annotations
 

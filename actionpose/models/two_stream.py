@@ -19,9 +19,8 @@ from typing import Mapping, Sequence
 import torch
 from torch import nn
 
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, InputError
 from actionpose.models.backbones import BACKBONES, Backbone, build_backbone
-from actionpose.models.init import INIT_MODES
 
 STREAMS = ("spatial", "temporal")
 TEMPORAL_INPUTS = ("rgb", "flow")
@@ -59,7 +58,7 @@ class TwoStream(nn.Module):
 
     def _check_video(self, video: torch.Tensor) -> None:
         if video.dim() != 5 or video.shape[1] != 3 or video.shape[2] != self.num_frames:
-            raise ConfigError(f"video must be (B, 3, F={self.num_frames}, H, W), got {tuple(video.shape)}")
+            raise InputError(f"video must be (B, 3, F={self.num_frames}, H, W), got {tuple(video.shape)}")
 
     def spatial_logits(self, video: torch.Tensor) -> torch.Tensor:
         b, c, f, h, w = video.shape
@@ -69,10 +68,10 @@ class TwoStream(nn.Module):
     def temporal_logits(self, video: torch.Tensor, flow: torch.Tensor | None) -> torch.Tensor:
         if self.temporal_input == "flow":
             if flow is None:
-                raise ConfigError("temporal_input='flow' needs flow (B, 2, F-1, H, W) in forward")
+                raise InputError("temporal_input='flow' needs flow (B, 2, F-1, H, W) in forward")
             expected = self.num_frames - 1
             if flow.dim() != 5 or flow.shape[1] != 2 or flow.shape[2] != expected:
-                raise ConfigError(f"flow must be (B, 2, F-1={expected}, H, W), got {tuple(flow.shape)}")
+                raise InputError(f"flow must be (B, 2, F-1={expected}, H, W), got {tuple(flow.shape)}")
             stack = flow
         else:
             stack = video
@@ -134,8 +133,6 @@ def two_stream(*, num_classes: int, spatial_backbone: str = "resnet18",
         raise ConfigError(f"streams must be a non-empty subset of {STREAMS}, got {streams}")
     if temporal_input not in TEMPORAL_INPUTS:
         raise ConfigError(f"temporal_input must be one of {TEMPORAL_INPUTS}, got {temporal_input!r}")
-    if init_mode not in INIT_MODES:
-        raise ConfigError(f"unknown init mode {init_mode!r}; choose one of {INIT_MODES}")
     if num_frames < (2 if temporal_input == "flow" else 1):
         raise ConfigError(f"num_frames={num_frames} is too few for temporal_input={temporal_input!r}")
     if len(fusion_weights) != 2 or min(fusion_weights) < 0 or sum(fusion_weights) <= 0:

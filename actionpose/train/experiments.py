@@ -70,9 +70,9 @@ class TrainConfig:
     workers: int = 2
     amp: str = "auto"  # auto | bf16 | fp16 | off
     channels_last: bool = True
-    # CPU bf16 autocast: run depthwise convs in fp32 (oneDNN's bf16 depthwise kernels are slower
-    # here; EfficientNet-Lite0 train steps 0.8-1.4x -> 1.7-2.2x over fp32). Off in the presets so
-    # far: the committed cpu-preset runs were trained without it (it changes their numerics).
+    # CPU bf16 autocast: run depthwise convs in fp32 (oneDNN's bf16 depthwise kernels are slower;
+    # see models.precision). Off in the presets so far: the committed cpu-preset runs were trained
+    # without it (it changes their numerics).
     depthwise_fp32: bool = False
     compile: bool = False
     deterministic: bool = False
@@ -185,9 +185,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cpu": {
         "all": dict(num_frames=8, size=(64, 64), epochs=12, batch_size=8, clips_per_video=2,
                     workers=2, dataset="puppet"),
-        # AdamW 3e-4 (measured on the puppet world, plain RGB): at 1e-3 the narrow C3D stayed
-        # at chance in 2 of 3 seeds (11.7, 12.1, 40.8% test), at 3e-3 and with SGD at 0.01-0.05
-        # it collapsed to a constant prediction; at 3e-4 the two stuck seeds reached ~70%
+        # AdamW 3e-4: at higher rates, and with SGD, the narrow C3D on plain RGB stayed at chance
+        # or collapsed to a constant prediction in some seeds (README, calibration)
         "c3d": dict(width=0.25, fc_dim=256, batch_norm=True, optimizer="adamw", lr=3e-4,
                     weight_decay=0.05, epochs=20),
         "attention": dict(backbone="efficientnet_lite0", weights="efficientnet-lite0",
