@@ -1,12 +1,15 @@
 """The pose-quality knob: each degradation on a hand-made clip, purity and seeding."""
 import math
+from pathlib import Path
 
 import pytest
 import torch
 
 from actionpose.errors import ConfigError
-from actionpose.pose.quality import (PoseQuality, clip_seed, degrade_pose, morph_mask, person_height,
-                                     pose_error)
+from actionpose.pose.quality import (PoseQuality, clip_seed, degrade_pose, mask_error, morph_mask,
+                                     person_height, pose_error)
+
+REAL = Path(__file__).resolve().parents[1].parent / "shared" / "jhmdb"
 
 
 def _clip(T=20, J=15):
@@ -120,3 +123,30 @@ def test_bad_shapes_are_one_line():
         degrade_pose(torch.zeros(3, 15), quality=PoseQuality(), seed=0)
     with pytest.raises(ConfigError, match="mask must be"):
         degrade_pose(torch.zeros(3, 15, 2), mask=torch.zeros(1, 4, 8, 8), quality=PoseQuality(), seed=0)
+
+
+def test_mask_error_reads_dilation_in_the_knob_units():
+    joints, conf, mask = _clip()  # a 41x21 box, person 40 px tall
+    same = mask_error(mask, mask, 40.0)
+    assert same == {"iou": 1.0, "mask_change": 0.0}
+    _, _, grown = degrade_pose(joints, conf, mask, quality=PoseQuality(mask_change=0.1), seed=0)
+    err = mask_error(grown, mask, 40.0)
+    assert err["mask_change"] == pytest.approx(0.1, rel=0.15) and err["iou"] < 1
+    _, _, shrunk = degrade_pose(joints, conf, mask, quality=PoseQuality(mask_change=-0.05), seed=0)
+    assert mask_error(shrunk, mask, 40.0)["mask_change"] == pytest.approx(-0.05, rel=0.15)
+    with pytest.raises(ConfigError, match="masks must both be"):
+        mask_error(mask[..., :10], mask, 40.0)
+
+
+@pytest.mark.skipif(not (REAL / "joint_positions").is_dir(), reason="../shared/jhmdb is absent")
+def test_pose_error_on_the_real_clip_ground_truth_against_itself_shifted():
+    from actionpose.data import jhmdb
+
+    gt = jhmdb.read_joints(next((REAL / "joint_positions").rglob("joint_positions.mat")))
+    truth = torch.from_numpy(gt.joints_xy())
+    height = person_height(truth)
+    assert 50 < height < 240  # a person in a 320x240 frame
+    moved, _, _ = degrade_pose(truth, quality=PoseQuality(offset=(0.02, -0.01)), seed=0)
+    err = pose_error(moved, truth)
+    assert (err["offset_x"], err["offset_y"]) == pytest.approx((0.02, -0.01), abs=1e-5)
+    assert err["miss_rate"] == 0 and err["jitter"] < 1e-5

@@ -14,7 +14,8 @@ setting means the same at every resolution:
 The mask is not redrawn from jittered joints: jitter reaches the joint-based inputs, offset,
 misses and dilation/erosion the mask. :func:`degrade_pose` is pure and seeded: the same inputs
 and seed give the same output; one seed draws the same noise whatever the other settings.
-:func:`pose_error` measures an estimator against ground truth in the same units.
+:func:`pose_error` and :func:`mask_error` measure an estimator against ground truth in the same
+units.
 """
 from __future__ import annotations
 
@@ -189,4 +190,29 @@ def pose_error(estimated: torch.Tensor, truth: torch.Tensor,
             "offset_y": float(mean[1]) / height, "height": height}
 
 
-__all__ = ["PoseQuality", "clip_seed", "person_height", "morph_mask", "degrade_pose", "pose_error"]
+def mask_error(estimated: torch.Tensor, truth: torch.Tensor, height: float) -> dict[str, float]:
+    """An estimated mask (..., T, H, W) against the true one in the knob's units.
+
+    ``iou`` over the clip; ``mask_change``: the mean over frames with a true person of the area
+    difference divided by the true mask's boundary length (the boundary's average outward shift,
+    in pixels) / ``height`` — the ``mask_change`` whose dilation (> 0) or erosion (< 0) matches.
+    """
+    if estimated.shape != truth.shape or estimated.dim() < 3:
+        raise ConfigError(f"estimated and true masks must both be (..., T, H, W), got "
+                          f"{tuple(estimated.shape)} and {tuple(truth.shape)}")
+    if not (isinstance(height, (int, float)) and height > 0):
+        raise ConfigError(f"height must be > 0 pixels, got {height!r}")
+    est = (estimated > 0.5).float().reshape(-1, *estimated.shape[-2:])
+    true = (truth > 0.5).float().reshape(-1, *truth.shape[-2:])
+    union = ((est + true) > 0).float().sum()
+    iou = float((est * true).sum() / union) if union > 0 else float("nan")
+    boundary = (true - morph_mask(true, -1)).sum((-1, -2))  # the true mask's inner boundary pixels
+    frames = boundary > 0
+    if not frames.any():
+        return {"iou": iou, "mask_change": float("nan")}
+    shift = (est.sum((-1, -2)) - true.sum((-1, -2)))[frames] / boundary[frames]
+    return {"iou": iou, "mask_change": float(shift.mean()) / height}
+
+
+__all__ = ["PoseQuality", "clip_seed", "person_height", "morph_mask", "degrade_pose", "pose_error",
+           "mask_error"]
