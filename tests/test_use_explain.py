@@ -73,3 +73,17 @@ def test_two_stream_spatial_grad_cam(trained, tmp_path):
     summary = run_context_reliance(tmp_path / cfg.experiment / cfg.run_name(), strips=0)
     assert summary["method"] == "grad-cam" and summary["videos"] == 8
     assert 0.0 <= summary["mean_context_reliance"] <= 1.0
+
+
+def test_reliance_over_a_runs_folder(trained, tmp_path):
+    runs = trained[1]["c3d-pose"].parents[1]
+    proc = cli("explain", runs, "--out", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(tmp_path / "context_reliance_runs.csv")
+    assert sorted(table["experiment"]) == ["attention-pose", "c3d-pose"]
+    assert table["context_reliance"].between(0, 1).all()
+    assert (tmp_path / "context_reliance_runs.png").read_bytes()[:4] == b"\x89PNG"
+    cached = trained[1]["c3d-pose"] / "eval" / "context_reliance" / "context_reliance.json"
+    stamp = cached.stat().st_mtime_ns
+    assert cli("explain", runs, "--out", tmp_path).returncode == 0
+    assert cached.stat().st_mtime_ns == stamp  # reused, not recomputed

@@ -12,7 +12,9 @@
 ``sum(map * mask) / sum(map)`` over its clips; ``mask_fraction`` (the mask's share of the pixels)
 is what a map spread evenly over the frame would give. ``actionpose explain RUN [INPUT] --out
 DIR`` writes a PNG strip per video (frames over heat overlays) and ``context_reliance.csv``;
-without INPUT it explains the run's test split (:func:`run_context_reliance`).
+without INPUT it explains the run's test split (:func:`run_context_reliance`), and given a runs
+folder, every complete run in it (:func:`reliance_over_runs`: with vs without pose, and across
+the context-bias sweep).
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from actionpose.errors import ConfigError
 from actionpose.io import atomic_path, write_json
 
 __all__ = ["attribution_maps", "context_reliance", "run_context_reliance", "explain_input", "save_strip",
-           "main"]
+           "reliance_over_runs", "reliance_figure", "main"]
 
 STRIPS = 8  # PNG strips written for a run's test split (every video gets its numbers)
 
@@ -278,8 +280,96 @@ def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None 
     return _summarise(rows, out, run=str(loaded.folder), experiment=loaded.cfg.experiment, input=str(input))
 
 
+def reliance_over_runs(runs: str | Path, out: str | Path | None = None, *, device: str = "cpu") -> list[dict[str, Any]]:
+    """Context reliance of every complete run under ``runs`` (``runs/<experiment>/<run>/``),
+    one row each; a run's own numbers go to ``RUN/eval/context_reliance/`` and are reused while
+    newer than its ``last.pt``. With ``out`` (a folder): ``context_reliance_runs.csv`` and
+    ``context_reliance_runs.png`` (per experiment, and against the context bias when swept)."""
+    import json
+
+    from actionpose.errors import RunError
+    from actionpose.train.experiments import dataset_label
+
+    rows = []
+    for folder in sorted(Path(runs).glob("*/*/summary.json")):
+        run = folder.parent
+        try:
+            if not json.loads(folder.read_text()).get("complete"):
+                continue
+            cfg = json.loads((run / "config.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise RunError(f"{folder}: unreadable run record ({exc})") from None
+        cached = run / "eval" / "context_reliance" / "context_reliance.json"
+        if cached.is_file() and cached.stat().st_mtime >= (run / "last.pt").stat().st_mtime:
+            summary = json.loads(cached.read_text())
+        else:
+            summary = run_context_reliance(run, out=cached.parent, strips=0, device=device)
+        rows.append({"experiment": cfg["experiment"], "run": run.name, "dataset": dataset_label(cfg["dataset"]),
+                     "context_bias": cfg.get("context_bias"), "seed": cfg["seed"], "pose": cfg["pose"],
+                     "videos": summary["videos"], "method": summary["method"],
+                     "context_reliance": summary["mean_context_reliance"],
+                     "mask_fraction": summary["mean_mask_fraction"]})
+    if not rows:
+        raise RunError(f"{runs}: no complete run folders (runs/<experiment>/<run>/) found")
+    if out is not None:
+        out = Path(out)
+        with atomic_path(out / "context_reliance_runs.csv") as tmp:
+            with open(tmp, "w", newline="") as fh:
+                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+                w.writeheader()
+                w.writerows(rows)
+        reliance_figure(rows, out / "context_reliance_runs.png")
+    return rows
+
+
+def reliance_figure(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Mean context reliance per experiment (seeds as dots, the mask's share of the pixels as a
+    tick) and, when runs at several context biases exist, reliance against the bias."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    base = [r for r in rows if r["context_bias"] is None and r["context_reliance"] is not None]
+    swept = [r for r in rows if r["context_bias"] is not None and r["context_reliance"] is not None]
+    fig, axes = plt.subplots(1, 2 if swept else 1, figsize=(11 if swept else 6, 3.6), squeeze=False)
+    ax = axes[0, 0]
+    names = sorted({(r["dataset"], r["experiment"]) for r in base})
+    for x, (dataset, exp) in enumerate(names):
+        vals = [r for r in base if (r["dataset"], r["experiment"]) == (dataset, exp)]
+        ys = [r["context_reliance"] for r in vals]
+        ax.bar(x, np.mean(ys), color="tab:blue", alpha=0.6)
+        ax.plot([x] * len(ys), ys, "k.", ms=4)
+        ax.plot([x - 0.4, x + 0.4], [np.mean([r["mask_fraction"] for r in vals])] * 2, "r-", lw=1)
+    ax.set_xticks(range(len(names)), [f"{e}\n({d})" for d, e in names], rotation=45, ha="right", fontsize=7)
+    ax.set_ylabel("attribution inside the person mask")
+    ax.set_title("context reliance (red: the mask's share of the pixels)", fontsize=9)
+    if swept:
+        ax = axes[0, 1]
+        for exp in sorted({r["experiment"] for r in swept}):
+            pts = sorted((r["context_bias"], r["context_reliance"]) for r in swept if r["experiment"] == exp)
+            biases = sorted({b for b, _ in pts})
+            ax.plot(biases, [np.mean([y for b2, y in pts if b2 == b]) for b in biases], "o-", label=exp)
+        ax.set_xlabel("context bias b")
+        ax.set_title("context reliance across the context-bias sweep", fontsize=9)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
 def main(args) -> int:
     """CLI handler of ``actionpose explain``."""
+    if args.input is None and not (Path(args.run) / "config.json").is_file() and Path(args.run).is_dir():
+        rows = reliance_over_runs(args.run, args.out, device=args.device)
+        for r in rows:
+            print(f"{r['experiment']} {r['run']}: context reliance {r['context_reliance']:.3f} "
+                  f"(mask covers {r['mask_fraction']:.3f})")
+        print(f"wrote {Path(args.out) / 'context_reliance_runs.csv'} and .png", file=sys.stderr)
+        return 0
     if args.input is None:
         summary = run_context_reliance(args.run, out=args.out, device=args.device)
     else:
