@@ -3,7 +3,10 @@
 Per model: parameters and the median train step (forward + backward + AdamW step, fp32, batch
 8, 8 frames at 64x64 or the joints of such clips); per pose input: the preprocessing time of one
 clip (a keypoint volume built from joints; the pose-quality knob applied to joints and mask).
-The C3D and mask pose-only rows are the existing modes to compare with.
+The C3D and mask pose-only rows are the existing modes to compare with. Last, where MediaPipe
+and ../shared/jhmdb are present, MediaPipe's pose on the real JHMDB clip measured against its
+annotation in the pose-quality knob's units (``pose_error``, ``mask_error``), which places real
+pose on the knob's sweep.
 """
 from __future__ import annotations
 
@@ -90,6 +93,40 @@ def run(smoke: bool = False) -> list[dict]:
             "pose modes: pose-quality knob per clip",
             median_seconds(lambda: degrade_pose(j, c, m, quality=q, seed=0), repeats=repeats * 4),
             "s", clip=f"{T}x{S}x{S}"))
-        return rows
+        return rows + ([] if smoke else _real_pose_in_knob_units())
     finally:
         torch.set_num_threads(threads)
+
+
+def _real_pose_in_knob_units() -> list[dict]:
+    try:
+        import mediapipe  # noqa: F401
+    except ImportError:
+        print("# bench_pose_modes: mediapipe not installed; the real-pose rows are skipped")
+        return []
+    from actionpose.data import jhmdb
+    from actionpose.extract.estimators import MediaPipePose, estimate_clip
+    from actionpose.paths import shared_jhmdb
+    from actionpose.pose.quality import mask_error, pose_error
+
+    root = shared_jhmdb()
+    clips = sorted(root.glob(f"{jhmdb.FRAMES_DIR}/*/*")) if root is not None else []
+    if not clips:
+        print("# bench_pose_modes: ../shared/jhmdb has no clip with frames; real-pose rows skipped")
+        return []
+    cls, video = clips[0].parent.name, clips[0].name
+    estimator = MediaPipePose()
+    try:
+        joints, conf, masks = estimate_clip(estimator, jhmdb.read_frames(clips[0]))
+    finally:
+        estimator.close()
+    truth = torch.from_numpy(jhmdb.read_joints(jhmdb.joints_path(root, cls, video)).joints_xy())
+    err = pose_error(torch.from_numpy(joints), truth, torch.from_numpy(conf))
+    true_mask = torch.from_numpy(jhmdb.read_mask(root / jhmdb.MASK_DIR / cls / video / jhmdb.MASK_FILE))
+    merr = mask_error(torch.from_numpy(masks), true_mask.permute(2, 0, 1), err["height"])
+    where = f"{cls}/{video}, person {err['height']:.0f} px tall"
+    return [measurement(f"pose modes: MediaPipe on real JHMDB, {key}", value, unit, clip=where)
+            for key, value, unit in (
+                ("jitter", err["jitter"], "x height"), ("miss_rate", err["miss_rate"], "frames"),
+                ("offset_x", err["offset_x"], "x height"), ("offset_y", err["offset_y"], "x height"),
+                ("mask_change", merr["mask_change"], "x height"), ("mask IoU", merr["iou"], ""))]
