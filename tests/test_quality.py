@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from actionpose.errors import ConfigError
-from actionpose.pose.quality import (PoseQuality, clip_seed, degrade_pose, mask_error, morph_mask,
-                                     person_height, pose_error)
+from actionpose.pose.quality import (PoseQuality, clip_seed, degrade_pose, degrade_sample, mask_error,
+                                     morph_mask, person_height, pose_error)
 
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "jhmdb"
 
@@ -150,3 +150,36 @@ def test_pose_error_on_the_real_clip_ground_truth_against_itself_shifted():
     err = pose_error(moved, truth)
     assert (err["offset_x"], err["offset_y"]) == pytest.approx((0.02, -0.01), abs=1e-5)
     assert err["miss_rate"] == 0 and err["jitter"] < 1e-5
+
+
+def test_uint8_masks_keep_their_dtype_and_scale():
+    joints, conf, mask = _clip()
+    m8 = (mask * 255).to(torch.uint8)
+    q = PoseQuality(offset=(0.1, 0.0), mask_change=0.05, miss_rate=0.3)
+    _, _, out8 = degrade_pose(joints, conf, m8, quality=q, seed=2)
+    _, _, out = degrade_pose(joints, conf, mask, quality=q, seed=2)
+    assert out8.dtype == torch.uint8 and torch.equal(out8, (out * 255).to(torch.uint8))
+
+
+def test_degrade_sample_follows_the_sample_contract():
+    joints, conf, mask = _clip(T=40)
+    video = torch.rand(3, 40, 64, 64)
+    sample = {"video": video, "joints": joints, "joint_conf": conf, "mask": mask, "label": 1,
+              "name": "v1", "clip": 0}
+    q = PoseQuality(jitter=0.02, miss_rate=0.3)
+    out = degrade_sample(sample, q, seed=0)
+    assert out["video"] is video and out["label"] == 1 and sample["joints"] is joints
+    missed = out["joint_conf"].sum(-1) == 0
+    assert missed.any() and (out["joints"][missed] == -1).all() and (out["mask"][0, missed] == 0).all()
+    assert torch.isfinite(out["joints"]).all()
+    again = degrade_sample(sample, q, seed=0)
+    assert torch.equal(again["joints"], out["joints"])
+    for other in (degrade_sample({**sample, "name": "v2"}, q, seed=0), degrade_sample(sample, q, seed=0, epoch=1)):
+        assert not torch.equal(other["joints"], out["joints"])
+    assert degrade_sample(sample, PoseQuality(), seed=0) is sample
+    # a mask-only sample (mask modes read no joints): the height comes from the mask
+    only_mask = degrade_sample({"video": video, "mask": mask, "name": "v1"}, PoseQuality(mask_change=0.05),
+                               seed=0)
+    assert "joints" not in only_mask and only_mask["mask"].sum() > mask.sum()
+    with pytest.raises(ConfigError, match="neither joints nor a mask"):
+        degrade_sample({"video": video, "name": "v1"}, q, seed=0)

@@ -14,6 +14,7 @@ setting means the same at every resolution:
 The mask is not redrawn from jittered joints: jitter reaches the joint-based inputs, offset,
 misses and dilation/erosion the mask. :func:`degrade_pose` is pure and seeded: the same inputs
 and seed give the same output; one seed draws the same noise whatever the other settings.
+:func:`degrade_sample` applies it to a Dataset sample (seeded per video, clip and epoch).
 :func:`pose_error` and :func:`mask_error` measure an estimator against ground truth in the same
 units.
 """
@@ -124,12 +125,15 @@ def morph_mask(mask: torch.Tensor, radius: int) -> torch.Tensor:
 
 
 def degrade_pose(joints: torch.Tensor, confidence: torch.Tensor | None = None,
-                 mask: torch.Tensor | None = None, *, quality: PoseQuality, seed: int
+                 mask: torch.Tensor | None = None, *, quality: PoseQuality, seed: int,
+                 missing: float = float("nan")
                  ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
     """(joints, confidence, mask) of one clip after ``quality``; new tensors, inputs untouched.
 
-    ``joints`` (T, J, 2) pixels, ``confidence`` (T, J) or None, ``mask`` (..., T, H, W) or None.
-    Joints that were missing (not finite, or confidence 0) stay where they are.
+    ``joints`` (T, J, 2) pixels, ``confidence`` (T, J) or None, ``mask`` (..., T, H, W) float in
+    [0, 1] or uint8 in [0, 255] (kept in its dtype) or None. Joints of missed frames become
+    ``missing`` (NaN as ``pose extract`` writes; the Dataset's samples use -1). Joints that were
+    missing already (not finite, or confidence 0) stay as they are.
     """
     if joints.dim() != 3 or joints.shape[-1] != 2:
         raise ConfigError(f"joints must be (T, J, 2), got {tuple(joints.shape)}")
@@ -138,11 +142,13 @@ def degrade_pose(joints: torch.Tensor, confidence: torch.Tensor | None = None,
         raise ConfigError(f"confidence must be ({T}, {J}), got {tuple(confidence.shape)}")
     if mask is not None and (mask.dim() < 3 or mask.shape[-3] != T):
         raise ConfigError(f"mask must be (..., {T}, H, W), got {tuple(mask.shape)}")
+    scale = 255.0 if mask is not None and mask.dtype == torch.uint8 else 1.0
+    fmask = None if mask is None else mask.float() / scale
     gen = torch.Generator().manual_seed(int(seed))
     # every draw is made, in a fixed order, whatever the setting: one seed, the same noise
     missed = torch.rand(T, generator=gen) < quality.miss_rate
     noise = torch.randn(T, J, 2, generator=gen).to(joints.dtype)
-    height = person_height(joints, confidence, mask)
+    height = person_height(joints, confidence, fmask)
     valid = _valid(joints, confidence)
 
     out = joints.clone()
@@ -152,15 +158,46 @@ def degrade_pose(joints: torch.Tensor, confidence: torch.Tensor | None = None,
     out = torch.where(valid[..., None], out, joints)
     conf = None if confidence is None else confidence.clone()
     missed_dev = missed.to(joints.device)
-    out[missed_dev] = float("nan")
+    out[missed_dev] = missing
     if conf is not None:
         conf[missed_dev] = 0.0
 
     new_mask = None
-    if mask is not None:
-        new_mask = morph_mask(_shift(mask, round(dx), round(dy)), round(quality.mask_change * height))
+    if fmask is not None:
+        new_mask = morph_mask(_shift(fmask, round(dx), round(dy)), round(quality.mask_change * height))
         new_mask[..., missed_dev, :, :] = 0
+        new_mask = (new_mask * scale).round().to(mask.dtype) if scale != 1.0 else new_mask.to(mask.dtype)
     return out, conf, new_mask
+
+
+def degrade_sample(sample: dict, quality: PoseQuality, *, seed: int, epoch: int = 0) -> dict:
+    """A Dataset sample with the pose it carries degraded, the frames (``video``) untouched.
+
+    Replaces ``joints`` (T, J, 2), ``joint_conf`` (T, J) and ``mask`` (1, T, H, W) where present;
+    a missed frame's joints become (-1, -1) with confidence 0, the sample contract's missing
+    joint. Seeded by :func:`clip_seed` from ``seed``, the sample's ``name`` and ``clip`` and
+    ``epoch`` (the same epoch: the same degradation; pass a fixed epoch at test time).
+    """
+    if quality.is_perfect:
+        return sample
+    mask = sample.get("mask")
+    if "joints" not in sample and mask is None:
+        raise ConfigError("degrade_sample: the sample has neither joints nor a mask to degrade")
+    joints = sample.get("joints")
+    if joints is None:  # a mask-only sample: the height comes from the mask
+        joints = torch.full((mask.shape[-3], 1, 2), float("nan"))
+    clip_id = sample.get("clip", 0)
+    out_joints, conf, out_mask = degrade_pose(
+        joints, sample.get("joint_conf"), mask, quality=quality, missing=-1.0,
+        seed=clip_seed(seed, str(sample.get("name", "")), int(clip_id), epoch))
+    out = dict(sample)
+    if "joints" in sample:
+        out["joints"] = out_joints
+    if sample.get("joint_conf") is not None:
+        out["joint_conf"] = conf
+    if mask is not None:
+        out["mask"] = out_mask
+    return out
 
 
 def pose_error(estimated: torch.Tensor, truth: torch.Tensor,
@@ -214,5 +251,5 @@ def mask_error(estimated: torch.Tensor, truth: torch.Tensor, height: float) -> d
     return {"iou": iou, "mask_change": float(shift.mean()) / height}
 
 
-__all__ = ["PoseQuality", "clip_seed", "person_height", "morph_mask", "degrade_pose", "pose_error",
-           "mask_error"]
+__all__ = ["PoseQuality", "clip_seed", "person_height", "morph_mask", "degrade_pose",
+           "degrade_sample", "pose_error", "mask_error"]
