@@ -182,6 +182,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 
 def _add_video_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-side", type=_positive, default=640, help="downscale frames to this long side first")
+    p.add_argument("--max-frames", type=_positive, default=None, help="read at most this many frames per video")
     p.add_argument("--estimator", default="mediapipe", help="pose estimator, as in `pose extract`")
     _add_model_options(p)
 

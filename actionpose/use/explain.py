@@ -245,7 +245,8 @@ def run_context_reliance(run: str | Path, *, out: str | Path | None = None, data
 
 
 def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None = None,
-                  estimator: str = "mediapipe", max_side: int | None = 640, window: int | None = None,
+                  estimator: str = "mediapipe", max_side: int | None = 640, max_frames: int | None = None,
+                  window: int | None = None,
                   device: str = "cpu") -> dict[str, Any]:
     """Context reliance and strips for videos (as ``predict`` reads them, pose estimated for the
     mask), one clip per sliding window."""
@@ -264,7 +265,7 @@ def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None 
 
     def batches():
         for src in sources:
-            frames, _, _ = read_clip(src, max_side)
+            frames, _, _ = read_clip(src, max_side, max_frames)
             pose = estimate_pose(frames, est)
             spans = [(s, min(s + window, len(frames)))
                      for s in window_starts(len(frames), window, max(1, window // 2))]
@@ -374,7 +375,7 @@ def main(args) -> int:
         summary = run_context_reliance(args.run, out=args.out, device=args.device)
     else:
         summary = explain_input(args.run, args.input, out=args.out, estimator=args.estimator,
-                                max_side=args.max_side, device=args.device)
+                                max_side=args.max_side, max_frames=args.max_frames, device=args.device)
     for r in summary["per_video"]:
         print(f"{r['video']}: {r['prediction']} {r['probability']:.2f}; context reliance "
               f"{r['context_reliance']:.3f} (mask covers {r['mask_fraction']:.3f})")

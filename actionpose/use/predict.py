@@ -46,12 +46,13 @@ class Pose:
         return float((self.confidence.max(1) > 0).mean()) if len(self.confidence) else 0.0
 
 
-def read_clip(src, max_side: int | None = 640) -> tuple[np.ndarray, float, str | None]:
-    """(frames uint8 (T, H, W, 3), fps, warning) of a ``ClipSource``, downscaled to
-    ``max_side``; the warning says when fewer frames decode than the header claims."""
+def read_clip(src, max_side: int | None = 640, max_frames: int | None = None
+              ) -> tuple[np.ndarray, float, str | None]:
+    """(frames uint8 (T, H, W, 3), fps, warning) of a ``ClipSource``: at most ``max_frames``,
+    downscaled to ``max_side``; the warning says when fewer frames decode than the header claims."""
     from actionpose.extract.sources import header_frames, read_source, resize
 
-    frames = read_source(src, None)
+    frames = read_source(src, max_frames)
     fps, warning = 30.0, None
     if src.kind == "video":
         import cv2
@@ -60,7 +61,7 @@ def read_clip(src, max_side: int | None = 640) -> tuple[np.ndarray, float, str |
         fps = float(cap.get(cv2.CAP_PROP_FPS)) or fps
         cap.release()
         claimed = header_frames(src.path)
-        if claimed is not None and len(frames) < claimed:
+        if claimed is not None and len(frames) < min(claimed, max_frames or claimed):
             warning = f"the header claims {claimed} frames but only {len(frames)} decode (truncated?)"
     h, w = frames.shape[1:3]
     if max_side is not None and max(h, w) > max_side:
@@ -138,7 +139,8 @@ def _top(probs: np.ndarray, classes, k: int) -> list[dict[str, Any]]:
 
 
 def predict(run, input, *, top_k: int = 5, window: int = DEFAULT_WINDOW, stride: int | None = None,
-            estimator: str = "mediapipe", max_side: int | None = 640, device: str = "cpu",
+            estimator: str = "mediapipe", max_side: int | None = 640, max_frames: int | None = None,
+            device: str = "cpu",
             annotate: str | Path | None = None, skipped: list | None = None) -> list[dict[str, Any]]:
     """Predictions for every video under ``input`` with ``run`` (a run folder, an exported FILE
     or a loaded model). Each: video, frames, fps, person_fraction, top_k [{label, probability}],
@@ -167,7 +169,7 @@ def predict(run, input, *, top_k: int = 5, window: int = DEFAULT_WINDOW, stride:
         for src in sources:
             t0 = time.perf_counter()
             try:
-                frames, fps, warning = read_clip(src, max_side)
+                frames, fps, warning = read_clip(src, max_side, max_frames)
             except ActionposeError as exc:
                 if len(sources) == 1:
                     raise
@@ -225,6 +227,7 @@ def main(args) -> int:
     skipped: list = []
     results = predict(model, args.input, top_k=args.top_k, window=args.window or DEFAULT_WINDOW,
                       stride=args.stride, estimator=args.estimator, max_side=args.max_side,
+                      max_frames=args.max_frames,
                       annotate=args.out, skipped=skipped)
     if args.json:
         write_json(args.json, {"model": str(model.source), "experiment": model.spec.experiment,
