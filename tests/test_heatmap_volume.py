@@ -50,3 +50,15 @@ def test_forward_backward_with_missing_joints():
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
     # ground-truth joints without confidences work too
     assert model(torch.rand(1, 8, J, 2) * 40).shape == (1, 4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_volume_is_built_on_the_device():
+    model = HeatmapVolumeStream(num_classes=4, frame_size=(64, 48), num_frames=8,
+                                volume=VolumeConfig(size=(32, 24), sigma=1.0), width=0.125, fc_dim=16)
+    joints, conf = torch.rand(2, 8, J, 2) * 40, torch.rand(2, 8, J)
+    joints[0, 1] = float("nan")
+    cpu = model.make_volume(joints, conf)
+    gpu = model.cuda().make_volume(joints.cuda(), conf.cuda())
+    assert gpu.is_cuda and torch.allclose(gpu.cpu(), cpu, atol=1e-5)
+    assert model(joints.cuda(), conf.cuda()).shape == (2, 4)
