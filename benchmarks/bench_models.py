@@ -8,12 +8,13 @@ Targets: bf16 + channels_last >= 1.5x faster than fp32; >= 0.5 of the matmul pea
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Callable
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode, conv_flop_count
 
 from actionpose.models.precision import is_depthwise, keep_depthwise_fp32
@@ -31,85 +32,68 @@ class Case:
     repeats: int = 3
 
 
-def _c3d_case(name, *, width, fc_dim, frames, size, batch, repeats=3):
-    from actionpose.models import c3d
-    return Case(name, lambda: c3d(num_classes=21, width=width, fc_dim=fc_dim, num_frames=frames, size=size),
-                lambda d: {"x": torch.randn(batch, 3, frames, size, size, device=d)}, batch,
-                three_d=True, repeats=repeats)
+def _case(name: str, experiment: str, preset: str, *, batch: int, repeats: int = 3,
+          num_classes: int = 21, **overrides) -> Case:
+    """The model of ``experiment`` at ``preset`` (with ``overrides``) as the registry builds it,
+    with random weights and a random batch of the inputs it reads."""
+    from actionpose.models import registry
+    from actionpose.train.experiments import make_config
 
-
-def _pose_case(name, *, width, fc_dim, frames, size, batch, repeats=3):
-    from actionpose.models import pose_only
-    return Case(name, lambda: pose_only(num_classes=21, in_channels=1, width=width, fc_dim=fc_dim,
-                                        num_frames=frames, size=size),
-                lambda d: {"x": torch.rand(batch, 1, frames, size, size, device=d)}, batch,
-                three_d=True, repeats=repeats)
-
-
-def _attention_case(name, *, backbone, frames, size, batch, pose=None, repeats=3):
-    from actionpose.models import attention_pool
-    from actionpose.models.backbones import feature_size
-
-    h, w = feature_size(size)
+    # random weights: a step's speed does not depend on them (make_config keeps a preset's
+    # weights under a None override)
+    cfg = dataclasses.replace(make_config(experiment, preset, **overrides), weights=None)
+    t, (h, w) = cfg.num_frames, cfg.size
+    reads = registry.modalities(cfg)
+    heatmaps = registry.heatmap_size(cfg)
 
     def inputs(d):
-        x = {"video": torch.randn(batch, 3, frames, size, size, device=d)}
-        if pose:
-            x["heatmaps"] = torch.rand(batch, 15, frames, h, w, device=d)
-        return x
-    return Case(name, lambda: attention_pool(num_classes=21, backbone=backbone, pose=pose), inputs,
-                batch, repeats=repeats)
-
-
-def _two_stream_case(name, *, spatial, temporal, frames, size, batch, repeats=3):
-    from actionpose.models import two_stream
-    return Case(name, lambda: two_stream(num_classes=21, spatial_backbone=spatial, temporal_backbone=temporal,
-                                         num_frames=frames),
-                lambda d: {"video": torch.randn(batch, 3, frames, size, size, device=d)}, batch,
-                repeats=repeats)
+        batch_ = {"video": torch.randn(batch, 3, t, h, w, device=d)}
+        if "mask" in reads:
+            batch_["mask"] = torch.rand(batch, 1, t, h, w, device=d)
+        if heatmaps is not None:
+            batch_["heatmaps"] = torch.rand(batch, 15, t, *heatmaps, device=d)
+        if "flow" in reads:
+            batch_["flow"] = torch.randn(batch, 2, t - 1, h, w, device=d)
+        return registry.model_inputs(cfg, batch_)
+    three_d = registry.get_family(cfg.family).memory_format == torch.channels_last_3d
+    return Case(name, lambda: registry.build_model(cfg, num_classes), inputs, batch,
+                num_classes=num_classes, three_d=three_d, repeats=repeats)
 
 
 def _cases(smoke: bool) -> tuple[list[Case], list[Case]]:
+    # the 3-D CNNs without BatchNorm, as these rows have always been measured
     if smoke:
         return [
-            _c3d_case("c3d smoke", width=0.125, fc_dim=32, frames=4, size=32, batch=2, repeats=1),
-            _pose_case("pose_only smoke", width=0.125, fc_dim=32, frames=4, size=32, batch=2, repeats=1),
-            _attention_case("attention r18 smoke", backbone="resnet18", frames=2, size=32, batch=2,
-                            pose="regularized", repeats=1),
-            _two_stream_case("two_stream smoke", spatial="resnet18", temporal="resnet18", frames=3,
-                             size=32, batch=2, repeats=1),
+            _case("c3d smoke", "c3d", "smoke", batch_norm=False, batch=2, repeats=1),
+            _case("pose_only smoke", "pose-only", "smoke", batch=2, repeats=1),
+            _case("attention r18 smoke", "attention-pose-reg", "smoke", num_frames=2, batch=2, repeats=1),
+            _case("two_stream smoke", "two-stream", "smoke", num_frames=3, batch=2, repeats=1),
         ], []
     cpu = [
         # the cpu preset's shapes (actionpose.train.experiments PRESETS["cpu"]) and the brief's
-        _c3d_case("c3d w1/4 8x64x64 b8", width=0.25, fc_dim=256, frames=8, size=64, batch=8),
-        _c3d_case("c3d w1/4 16x64x64 b8", width=0.25, fc_dim=256, frames=16, size=64, batch=8),
-        _pose_case("pose_only w1/4 8x64x64 b8", width=0.25, fc_dim=256, frames=8, size=64, batch=8),
-        _attention_case("attention lite0 4x96 b8", backbone="efficientnet_lite0", frames=4, size=96, batch=8),
-        _attention_case("attention r18 4x112 b8", backbone="resnet18", frames=4, size=112, batch=8),
-        _two_stream_case("two_stream lite0+lite0 F5 96 b8", spatial="efficientnet_lite0",
-                         temporal="efficientnet_lite0", frames=5, size=96, batch=8),
-        _two_stream_case("two_stream r18+lite0 F5 112 b8", spatial="resnet18",
-                         temporal="efficientnet_lite0", frames=5, size=112, batch=8),
+        _case("c3d w1/4 8x64x64 b8", "c3d", "cpu", batch_norm=False, batch=8),
+        _case("c3d w1/4 16x64x64 b8", "c3d", "cpu", batch_norm=False, num_frames=16, batch=8),
+        _case("pose_only w1/4 8x64x64 b8", "pose-only", "cpu", batch=8),
+        _case("attention lite0 4x96 b8", "attention", "cpu", batch=8),
+        _case("attention r18 4x112 b8", "attention", "cpu", backbone="resnet18", size=(112, 112), batch=8),
+        _case("two_stream lite0+lite0 F5 96 b8", "two-stream", "cpu", size=(96, 96), batch=8),
+        _case("two_stream r18+lite0 F5 112 b8", "two-stream", "cpu", backbone="resnet18",
+              size=(112, 112), batch=8),
     ]
     paper = [
-        _c3d_case("paper c3d 16x112x112 b1", width=1.0, fc_dim=4096, frames=16, size=112, batch=1, repeats=1),
-        _pose_case("paper pose_only w1/2 16x112 b2", width=0.5, fc_dim=512, frames=16, size=112, batch=2,
-                   repeats=1),
-        _attention_case("paper attention r101 8x224 b1", backbone="resnet101", frames=8, size=224,
-                        batch=1, repeats=1),
-        _two_stream_case("paper two_stream r101+alexnet F10 224 b1", spatial="resnet101",
-                         temporal="alexnet", frames=10, size=224, batch=1, repeats=1),
+        _case("paper c3d 16x112x112 b1", "c3d", "paper", batch=1, repeats=1),
+        _case("paper pose_only w1/2 16x112 b2", "pose-only", "paper", batch=2, repeats=1),
+        _case("paper attention r101 8x224 b1", "attention", "paper", batch=1, repeats=1),
+        _case("paper two_stream r101+alexnet F10 224 b1", "two-stream", "paper", batch=1, repeats=1),
     ]
     return cpu, paper
 
 
 def _loss(out, labels):
-    if not isinstance(out, dict):
-        return F.cross_entropy(out.float(), labels)
-    loss = sum(F.cross_entropy(h.float(), labels) for h in out.get("train_logits") or [out["logits"]])
-    if out.get("aux_loss") is not None:
-        loss = loss + out["aux_loss"].float()
-    return loss
+    from actionpose.models.losses import heads_cross_entropy
+
+    out = out if isinstance(out, dict) else {"logits": out}
+    return heads_cross_entropy(SimpleNamespace(label_smoothing=0.0, aux_weight=1.0), out, labels)
 
 
 def _conv_backward_flops(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation,

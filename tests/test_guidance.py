@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from actionpose.data.clips import IMAGENET_MEAN, IMAGENET_STD
+from actionpose.normalization import IMAGENET_MEAN, IMAGENET_STD
 from actionpose.errors import ConfigError, InputError
 from actionpose.models.guidance import BackgroundWeakened, MaskChannel
 
@@ -94,3 +94,9 @@ def test_a_clip_of_the_wrong_shape_is_an_input_error():
     model = c3d(num_classes=2, width=0.125, fc_dim=8, num_frames=4, size=32)
     with pytest.raises(InputError, match=r"built for clips .* got \(1, 3, 4, 16, 16\)"):
         model(torch.zeros(1, 3, 4, 16, 16))
+
+
+def test_one_normalisation_for_data_and_models():
+    from actionpose.data import clips
+
+    assert (tuple(clips.IMAGENET_MEAN), tuple(clips.IMAGENET_STD)) == (IMAGENET_MEAN, IMAGENET_STD)

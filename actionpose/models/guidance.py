@@ -22,7 +22,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from actionpose.data.clips import IMAGENET_MEAN, IMAGENET_STD
+from actionpose.normalization import IMAGENET_MEAN, IMAGENET_STD
 from actionpose.errors import ConfigError, InputError
 
 SPACES = ("normalised", "pixels")

@@ -36,9 +36,6 @@ from actionpose.train.runs import (METRIC_COLUMNS, _write_confusion, _write_metr
                                    unlock_run)
 from actionpose.train.sampling import EpochSampler, SeededItems, collate, seed_everything
 
-_heatmap_size = heatmap_size  # read by actionpose.train.runs.load_run
-
-
 def build_datasets(cfg: TrainConfig, root: Path, *, heatmap_size=None, cache_dir=None, uint8=False):
     """Train and test datasets of the official split ``cfg.split`` (``uint8``: video and masks
     stay uint8 until :func:`to_device` converts the batch, as ``fit`` does)."""
