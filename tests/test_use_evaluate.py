@@ -82,7 +82,11 @@ def test_bad_run_folders_are_one_line_errors(trained, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     (run / "summary.json").write_text(json.dumps({**summary, "complete": False}))
     one_line_error(cli("evaluate", run), "summary.json", "not complete")
+    (run / "summary.json").write_text(json.dumps({**summary, "data_root": str(tmp_path / "moved")}))
+    one_line_error(cli("evaluate", run), "moved", "pass --data ROOT")
+    assert cli("evaluate", run, "--data", trained[0]).returncode == 0
     (run / "summary.json").write_text(json.dumps(summary))
+    shutil.rmtree(run / "eval")
 
     ckpt = (run / "last.pt").read_bytes()
     (run / "last.pt").write_bytes(ckpt[: len(ckpt) // 2])

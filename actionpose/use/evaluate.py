@@ -104,7 +104,7 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     from actionpose.models.registry import heatmap_size
     from actionpose.train.engine import Dist, build_datasets, evaluate, resolve_device
     from actionpose.train.runs import _write_confusion, _write_predictions
-    from actionpose.use.model import open_run
+    from actionpose.use.model import open_run, run_data_root
 
     folder = resolve_run(run, split)
     loaded = open_run(folder, device=device)
@@ -112,9 +112,7 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     if clips is not None and clips < 1:
         raise RunError(f"{folder}: --clips must be >= 1, got {clips}")
     cfg = dataclasses.replace(cfg, clips_per_video=clips or cfg.clips_per_video)
-    root = Path(data) if data is not None else Path(loaded.summary.get("data_root", ""))
-    if not root.is_dir():
-        raise DataError(root, f"dataset of run {folder} not found (moved? pass --data ROOT)")
+    root = run_data_root(loaded, data)
     _, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg))
     if list(test_ds.classes) != list(loaded.spec.classes):
         raise DataError(root, f"its classes differ from those run {folder} was trained on")

@@ -218,15 +218,12 @@ def run_context_reliance(run: str | Path, *, out: str | Path | None = None, data
     """Context reliance of every video of a run's test split (its clips, as evaluated), with
     ``out``: ``context_reliance.csv``/``.json`` and PNG strips of the first ``strips`` videos."""
     from actionpose.data.dataset import JHMDB
-    from actionpose.errors import DataError
     from actionpose.models.registry import heatmap_size, modalities
-    from actionpose.use.model import open_run
+    from actionpose.use.model import open_run, run_data_root
 
     loaded = open_run(run, device=device)
     cfg = loaded.cfg
-    root = Path(data) if data is not None else Path(loaded.summary.get("data_root", ""))
-    if not root.is_dir():
-        raise DataError(root, f"dataset of run {loaded.folder} not found (moved? pass --data ROOT)")
+    root = run_data_root(loaded, data)
     mods = tuple(dict.fromkeys(("frames", *modalities(cfg), "mask")))
     test = JHMDB(root, split=cfg.split, subset="test", modalities=mods, num_frames=cfg.num_frames,
                  size=tuple(cfg.size), clips_per_video=cfg.clips_per_video,

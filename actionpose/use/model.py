@@ -19,8 +19,8 @@ from torch import nn
 
 from actionpose.errors import CheckpointError, ConfigError, RunError
 
-__all__ = ["ModelSpec", "InferenceModel", "LoadedModel", "open_run", "model_from_config", "load_model",
-           "model_input_names"]
+__all__ = ["ModelSpec", "InferenceModel", "LoadedModel", "open_run", "model_from_config", "run_data_root",
+           "load_model", "model_input_names"]
 
 INPUT_ORDER = ("video", "mask", "heatmaps", "flow")
 
@@ -195,6 +195,19 @@ def model_from_config(cfg, classes, *, state: dict | None = None, device: str = 
         return module(*(inputs[n].to(dev) for n in spec.inputs)).float().cpu()
 
     return LoadedModel(spec, logits, module=module, cfg=cfg)
+
+
+def run_data_root(loaded: LoadedModel, data: str | Path | None = None) -> Path:
+    """The dataset a run was trained on (``data`` overrides the one its summary records)."""
+    from actionpose.errors import DataError
+
+    recorded = (loaded.summary or {}).get("data_root")
+    if data is None and not recorded:
+        raise DataError(loaded.folder / "summary.json", "records no data_root; pass --data ROOT")
+    root = Path(data if data is not None else recorded)
+    if not root.is_dir():
+        raise DataError(root, f"dataset of run {loaded.folder} not found (moved? pass --data ROOT)")
+    return root
 
 
 def load_model(path: str | Path, *, device: str = "cpu") -> LoadedModel:

@@ -12,7 +12,6 @@ windows' softmax. ``actionpose.predict(run, input)`` returns what ``--json`` wri
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import time
 from dataclasses import dataclass
