@@ -134,8 +134,11 @@ def _add_reproduce(p: argparse.ArgumentParser) -> str:
                    help="train only the runs without a committed record under RESULTS/records")
     p.add_argument("--out", default="runs", help="runs folder; the check against the records "
                                                  "goes to OUT/reproduction.csv")
-    p.add_argument("--results", default="results", help="tables; the committed records are RESULTS/records")
-    p.add_argument("--figures", default="figures")
+    p.add_argument("--records", default="results/records",
+                   help="the committed run records each finished run is checked against")
+    p.add_argument("--results", default=None, help="tables of the runs (default OUT/report/results; "
+                   "the committed results/ are regenerated from the records by `actionpose figures`)")
+    p.add_argument("--figures", default=None, help="figures of the runs (default OUT/report/figures)")
     p.add_argument("--quiet", action="store_true")
     return "actionpose.train.commands:reproduce"
 

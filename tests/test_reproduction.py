@@ -133,7 +133,7 @@ def test_reproduce_missing_trains_only_what_the_records_lack(tmp_path, capsys):
         write_run(results / "records", cfg.experiment, 0.5, preset="smoke",
                   dataset=dataset_label(cfg.dataset), records=True)
     code = main(["reproduce", "--preset", "smoke", "--seeds", "1", "--only", "c3d", "--missing",
-                 "--out", str(out), "--results", str(results), "--quiet"])
+                 "--out", str(out), "--records", str(results / "records"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 0 and "reproduce: 0 runs at preset smoke without a committed record" in err
     assert "reproduce: nothing to train" in err and not out.exists()

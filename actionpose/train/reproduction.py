@@ -34,7 +34,8 @@ COLUMNS = ["experiment", "dataset", "run", "status", "committed_acc", "reproduce
 def reproduce(args) -> int:
     """Every report run at ``--preset`` for ``--seeds`` seeds (only those without a committed
     record with ``--missing``); finished runs are skipped, interrupted ones resumed; then the
-    results tables and figures from the runs, and the check against the committed records."""
+    results tables and figures of the runs (under OUT/report unless --results/--figures say
+    otherwise), and the check against the committed records."""
     from actionpose.paths import shared_jhmdb
     from actionpose.train.runs import is_complete, run_dir
 
@@ -44,7 +45,7 @@ def reproduce(args) -> int:
         print("reproduce: ../shared/jhmdb not found: skipping the real-actor and JHMDB runs",
               file=sys.stderr)
     data = None if args.data is None else str(Path(args.data).resolve())
-    records_dir = Path(args.results) / "records"
+    records_dir = Path(getattr(args, "records", None) or "results/records")
     plan = X.report_plan(args.preset, args.seeds, only=args.only, data=data,
                          sweep=args.sweep or (), have_jhmdb=have_jhmdb,
                          sweep_pair=tuple(getattr(args, "sweep_pair", None) or X.SWEEP_PAIR))
@@ -81,7 +82,11 @@ def reproduce(args) -> int:
         return 1
     from actionpose.train.commands import figures
 
-    figures_args = type("A", (), {"runs": args.out, "out": args.figures, "results": args.results,
+    # the runs' own tables go beside them: a partial reproduction (one seed, --only) must never
+    # overwrite the committed tables, which `actionpose figures` rebuilds from the records
+    report = Path(args.out) / "report"
+    figures_args = type("A", (), {"runs": args.out, "out": args.figures or str(report / "figures"),
+                                  "results": args.results or str(report / "results"),
                                   "preset": args.preset})
     figures(figures_args)
     table = check_against_records([run_dir(cfg, args.out) for cfg in plan], records_dir)
