@@ -181,3 +181,30 @@ def test_cli_missing_run(tmp_path, capsys):
     assert cli.main(["fuse", str(tmp_path / "nope"), str(tmp_path / "nope2"),
                      "--out", str(tmp_path / "f.csv")]) == 2
     assert "nope: not a run folder" in capsys.readouterr().err
+
+
+def test_fuse_two_real_smoke_runs(tmp_path, capsys):
+    """Two runs trained by the engine (c3d and c3d-pose, smoke preset) fuse as they are."""
+    from actionpose.data import synthetic
+
+    data = tmp_path / "puppet-smoke"
+    synthetic.generate(data, synthetic.synth_config("smoke"), workers=1)
+    runs = tmp_path / "runs"
+    folders = []
+    for experiment in ("c3d", "c3d-pose"):
+        assert cli.main(["train", experiment, "--preset", "smoke", "--data", str(data), "--out",
+                         str(runs), "--quiet"]) == 0
+        folders.append(next((runs / experiment).iterdir()))
+    capsys.readouterr()
+    out = tmp_path / "fused.csv"
+    assert cli.main(["fuse", *map(str, folders), "--out", str(out)]) == 0
+    a, b = (read_predictions(f / "predictions.csv") for f in folders)
+    fused = read_predictions(out)
+    assert fused.videos == a.videos and np.allclose(fused.scores, (a.scores + b.scores) / 2, atol=2e-6)
+    summary = json.loads((tmp_path / "fused.csv.json").read_text())
+    assert summary["accuracy_a"] == a.accuracy() and summary["accuracy_fused"] == fused.accuracy()
+    # a run trained without a validation split cannot be tuned: one line, exit 2, nothing written
+    assert cli.main(["fuse", *map(str, folders), "--weights", "tuned", "--out", str(tmp_path / "t.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "val_predictions.csv: missing: tuned weights need" in err and err.count("\n") == 1
+    assert not (tmp_path / "t.csv").exists()
