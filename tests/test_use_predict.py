@@ -153,6 +153,7 @@ def test_bad_inputs_are_one_line_errors_and_leave_nothing(trained, clip, tmp_pat
     one_line_error(cli("predict", run, cut, *FAST, *outs), "cut.avi")
     one_line_error(cli("predict", run, tmp_path / "none.mp4", *FAST), "none.mp4", "not found")
     one_line_error(cli("predict", tmp_path / "norun", clip, *FAST), "norun")
+    one_line_error(cli("predict", run, clip, *FAST, "--out", tmp_path / "a.avi"), "a.avi", ".mp4")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.avi", "junk.mp4"]
 
 

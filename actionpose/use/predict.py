@@ -156,6 +156,8 @@ def predict(run, input, *, top_k: int = 5, window: int = DEFAULT_WINDOW, stride:
     sources, ignored = find_clips(input)
     skipped = skipped if skipped is not None else []
     skipped.extend(ignored)
+    if annotate is not None and Path(annotate).suffix.lower() != ".mp4":
+        raise DataError(Path(annotate), "the annotated video must be an .mp4 file")
     if annotate is not None and len(sources) != 1:
         raise DataError(Path(input), f"--out draws one video; the input holds {len(sources)}")
     est = None
