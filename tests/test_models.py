@@ -307,10 +307,10 @@ def empty_hub(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
 
-    def offline(url, dst):
+    def offline(url, dst, *args, **kwargs):
         raise urllib.error.URLError("network is unreachable")
 
-    monkeypatch.setattr(backbones_module, "_download", offline)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     return tmp_path / "torch" / "hub" / "checkpoints"
 
 

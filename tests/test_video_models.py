@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 def offline(monkeypatch, tmp_path):
     """An empty torch hub cache, and every download fails as without network."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # a set_dir elsewhere would win over TORCH_HOME
 
     def fail(url, dst, *args, **kwargs):
         raise urllib.error.URLError("no network in tests")
