@@ -9,7 +9,7 @@ import pytest
 
 import actionpose
 from actionpose.paths import shared_realdata
-from use_runs import cli, one_line_error, train_runs
+from use_runs import cli, cli_process, one_line_error, train_runs
 
 REAL = shared_realdata()
 needs_real = pytest.mark.skipif(REAL is None, reason="../shared/realdata is absent")
@@ -147,7 +147,8 @@ def test_bad_inputs_are_one_line_errors_and_leave_nothing(trained, clip, tmp_pat
     outs = ("--out", tmp_path / "a.mp4", "--json", tmp_path / "a.json", "--csv", tmp_path / "a.csv")
     junk = tmp_path / "junk.mp4"
     junk.write_bytes(np.random.default_rng(0).integers(0, 255, 5000, dtype=np.uint8).tobytes())
-    one_line_error(cli("predict", run, junk, *FAST, *outs), "junk.mp4")
+    # a real process: FFmpeg's own log lines (written by C code) must not precede the error
+    one_line_error(cli_process("predict", run, junk, *FAST, *outs), "junk.mp4")
     cut = tmp_path / "cut.avi"
     cut.write_bytes(clip.read_bytes()[:400])
     one_line_error(cli("predict", run, cut, *FAST, *outs), "cut.avi")

@@ -361,6 +361,9 @@ def reliance_figure(rows: list[dict[str, Any]], path: str | Path) -> Path:
 
 def main(args) -> int:
     """CLI handler of ``actionpose explain``."""
+    from actionpose.use.predict import quiet_ffmpeg
+
+    quiet_ffmpeg()
     if args.input is None and not (Path(args.run) / "config.json").is_file() and Path(args.run).is_dir():
         rows = reliance_over_runs(args.run, args.out, device=args.device)
         for r in rows:

@@ -12,6 +12,7 @@ windows' softmax. ``actionpose.predict(run, input)`` returns what ``--json`` wri
 from __future__ import annotations
 
 import csv
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -161,10 +162,6 @@ def predict(run, input, *, top_k: int = 5, window: int = DEFAULT_WINDOW, stride:
     if annotate is not None and len(sources) != 1:
         raise DataError(Path(input), f"--out draws one video; the input holds {len(sources)}")
     est = None
-    if spec.pose_needed:
-        from actionpose.extract.estimators import make_estimator
-
-        est = make_estimator(estimator)
     results = []
     try:
         for src in sources:
@@ -176,6 +173,10 @@ def predict(run, input, *, top_k: int = 5, window: int = DEFAULT_WINDOW, stride:
                     raise
                 skipped.append((str(src.path), str(exc)))
                 continue
+            if spec.pose_needed and est is None:  # after the first read: a bad video fails fast
+                from actionpose.extract.estimators import make_estimator
+
+                est = make_estimator(estimator)
             pose = estimate_pose(frames, est) if est is not None else None
             probs, window_probs, spans = predict_frames(model, frames, pose, window=window, stride=stride)
             result = {
@@ -220,9 +221,17 @@ def write_csv(path: str | Path, results: list[dict[str, Any]], classes) -> None:
                                 *[f"{p:.6f}" for p in win["probabilities"]]])
 
 
+def quiet_ffmpeg() -> None:
+    """Silence FFmpeg's own log (e.g. "moov atom not found"), which would precede the one-line
+    error about an unreadable video; effective before OpenCV opens its first video."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 def main(args) -> int:
     """CLI handler of ``actionpose predict``."""
     from actionpose.use.model import load_model
+
+    quiet_ffmpeg()
 
     model = load_model(args.run, device=args.device)
     skipped: list = []
