@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from actionpose.train import runs
+from actionpose.train.runs import run_dir
 from actionpose.train.experiments import make_config, report_plan
 
 REPO = Path(__file__).resolve().parents[1]
@@ -18,8 +18,8 @@ def _fake_runs(runs: Path, data_root: Path) -> None:
     """One complete cpu run of the report plan (c3d, seed 0) and one smoke run to be ignored."""
     data_root.mkdir(parents=True)
     (data_root / "synth_info.json").write_text(json.dumps({"seconds": 30.0}))
-    cpu = runs.run_dir(make_config("c3d", "cpu", seed=0), runs)
-    smoke = runs.run_dir(make_config("c3d", "smoke", seed=0), runs)
+    cpu = run_dir(make_config("c3d", "cpu", seed=0), runs)
+    smoke = run_dir(make_config("c3d", "smoke", seed=0), runs)
     for folder, preset, rss in ((cpu, "cpu", 1.5), (smoke, "smoke", 9.0)):
         folder.mkdir(parents=True)
         (folder / "summary.json").write_text(json.dumps({

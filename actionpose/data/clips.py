@@ -22,9 +22,8 @@ import torch.nn.functional as F
 
 from actionpose.errors import ConfigError
 from actionpose.io import atomic_path
+from actionpose.normalization import IMAGENET_MEAN, IMAGENET_STD
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 SAMPLERS = ("segment", "consecutive")
 
 # --------------------------------------------------------------------------------------------

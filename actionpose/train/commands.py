@@ -15,8 +15,9 @@ def _check_data_root(root: Path) -> None:
     report = check_tree(root)
     errors = [p for p in report["problems"] if p["severity"] == "error"]
     if errors:
-        listed = "\n  ".join(f"{p['path']}: {p['problem']}" for p in errors[:10])
-        raise DataError(root, f"fails `actionpose data check` with {len(errors)} error(s):\n  {listed}")
+        first = errors[0]
+        raise DataError(first["path"], f"{first['problem']} ({len(errors)} error(s) in {root}; "
+                                       f"`actionpose data check {root}` lists them)")
 
 
 def train(args) -> int:

@@ -160,7 +160,7 @@ def run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
     """Train ``todo`` [(tag, cfg)] in ``jobs`` child processes at a time (`actionpose train
     --resume`, cores/jobs threads each, one loader worker); returns the logs of failed runs.
     Datasets are generated first, here, so that no two children build the same one."""
-    from actionpose.train.engine import resolve_data_root
+    from actionpose.data.roots import resolve_data_root
     from actionpose.train.runs import run_dir
 
     seen = set()

@@ -111,7 +111,8 @@ def ensure_run(cfg: TrainConfig, out: str | Path = "runs", *, progress: bool = T
 def load_run(folder: str | Path, *, checkpoint: str = "last.pt"):
     """(model in eval mode with the run's weights, its config, its test dataset)."""
     from actionpose.models.registry import build_model, heatmap_size
-    from actionpose.train.engine import build_datasets, resolve_data_root
+    from actionpose.data.roots import resolve_data_root
+    from actionpose.train.engine import build_datasets
 
     folder = Path(folder)
     cfg = read_config(folder)
