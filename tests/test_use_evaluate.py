@@ -113,3 +113,18 @@ def test_confusion_figures(trained, tmp_path):
     bad.write_text("label \\ prediction,a,b\na,1,2\n")
     with pytest.raises(Exception, match="confusion.csv: not a confusion matrix"):
         read_confusion(bad)
+
+
+def test_fp32_run_reevaluated_gives_its_recorded_predictions(trained, tmp_path):
+    """c3d-pose trains and evaluates in fp32 on the CPU: the same clips give the same scores."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained[1]["c3d-pose"], run, ignore=shutil.ignore_patterns("eval"))
+    summary = json.loads((run / "summary.json").read_text())
+    if summary["amp"] != "fp32":
+        pytest.skip(f"the run was evaluated under {summary['amp']} autocast")
+    rec = evaluate_run(run)
+    ours = pd.read_csv(rec["path"].replace(".json", "-predictions.csv"))
+    recorded = pd.read_csv(run / "predictions.csv")
+    pd.testing.assert_frame_equal(ours, recorded, atol=2e-6, rtol=0)

@@ -17,7 +17,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
 from actionpose.errors import DataError, RunError
 from actionpose.io import write_json
@@ -101,8 +100,10 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
 
     ``data``: the dataset root when the one recorded in the run's summary has moved.
     """
-    from actionpose.models.registry import heatmap_size
-    from actionpose.train.engine import Dist, build_datasets, evaluate, resolve_device
+    from actionpose.train.distributed import Dist
+    from actionpose.train.engine import load_data
+    from actionpose.train.loop import evaluate
+    from actionpose.train.precision import resolve_device
     from actionpose.train.runs import _write_confusion, _write_predictions
     from actionpose.use.model import open_run, run_data_root
 
@@ -111,18 +112,17 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     cfg = loaded.cfg
     if clips is not None and clips < 1:
         raise RunError(f"{folder}: --clips must be >= 1, got {clips}")
-    cfg = dataclasses.replace(cfg, clips_per_video=clips or cfg.clips_per_video)
+    cfg = dataclasses.replace(cfg, clips_per_video=clips or cfg.clips_per_video, workers=workers)
     root = run_data_root(loaded, data)
-    _, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg))
-    if list(test_ds.classes) != list(loaded.spec.classes):
-        raise DataError(root, f"its classes differ from those run {folder} was trained on")
     dev = resolve_device(device)
+    run_data = load_data(cfg, Dist(), dev, data_root=root)  # the test loader exactly as training's
+    if list(run_data.classes) != list(loaded.spec.classes):
+        raise DataError(root, f"its classes differ from those run {folder} was trained on")
     model = loaded.module.model
     if flip:
         model = FlipAverage(model)
-    loader = DataLoader(test_ds, batch_size=cfg.batch_size, num_workers=workers)
     t0 = time.perf_counter()
-    result = evaluate(cfg, model, loader, dev, None, Dist(), len(test_ds.classes))
+    result = evaluate(cfg, model, run_data.test_loader, dev, None, Dist(), len(run_data.classes))
     record = {
         "run": str(folder), "experiment": cfg.experiment, "split": cfg.split, "seed": cfg.seed,
         "clips": cfg.clips_per_video, "flip": flip, "data_root": str(root),
@@ -136,8 +136,8 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     if write:
         name = eval_name(cfg.split, cfg.clips_per_video, flip)
         out = folder / "eval"
-        _write_predictions(out / f"{name}-predictions.csv", result, list(test_ds.classes))
-        _write_confusion(out / f"{name}-confusion.csv", result["confusion"], list(test_ds.classes))
+        _write_predictions(out / f"{name}-predictions.csv", result, list(run_data.classes))
+        _write_confusion(out / f"{name}-confusion.csv", result["confusion"], list(run_data.classes))
         write_json(out / f"{name}.json", record)  # last: the marker that the evaluation is whole
         record["path"] = str(out / f"{name}.json")
     return record

@@ -87,7 +87,7 @@ class ModelSpec:
 
     @classmethod
     def from_config(cls, cfg, classes) -> "ModelSpec":
-        from actionpose.data.clips import IMAGENET_MEAN, IMAGENET_STD
+        from actionpose.normalization import IMAGENET_MEAN, IMAGENET_STD
         from actionpose.models.registry import heatmap_size
 
         return cls(experiment=cfg.experiment, family=cfg.family, pose=cfg.pose,
@@ -181,7 +181,7 @@ def open_run(folder: str | Path, *, device: str = "cpu", checkpoint: str = "last
 def model_from_config(cfg, classes, *, state: dict | None = None, device: str = "cpu") -> LoadedModel:
     """The model of ``cfg`` for ``classes``, with weights ``state`` (None: as initialised)."""
     from actionpose.models.registry import build_model
-    from actionpose.train.engine import resolve_device
+    from actionpose.train.precision import resolve_device
 
     model = build_model(cfg, len(classes))
     if state is not None:
