@@ -167,3 +167,26 @@ def test_truncated_video_is_predicted_with_a_warning(trained, clip, tmp_path):
     assert "half.avi: the header claims 50 frames" in proc.stderr
     n, _ = _frame_count(tmp_path / "half.mp4")
     assert 0 < n < 50
+
+
+def test_a_window_is_preprocessed_as_the_test_clips(trained):
+    """A window over a whole test video, with its mask, gives exactly the Dataset's test item."""
+    import torch
+
+    from actionpose.data import jhmdb
+    from actionpose.models.registry import heatmap_size
+    from actionpose.train.engine import build_datasets
+    from actionpose.use.model import load_model
+    from actionpose.use.predict import Pose, window_inputs
+
+    root, runs = trained
+    loaded = load_model(runs["c3d-pose"])
+    _, test = build_datasets(loaded.cfg, root, heatmap_size=heatmap_size(loaded.cfg))
+    item = test[0]
+    cls, name = test.classes[item["label"]], item["name"]
+    frames = jhmdb.read_frames(jhmdb.frames_dir(root, cls, name))
+    masks = np.ascontiguousarray(jhmdb.read_mask(jhmdb.mask_path(root, cls, name)).transpose(2, 0, 1))
+    T = min(len(frames), len(masks))
+    pose = Pose(np.full((T, 15, 2), np.nan, np.float32), np.zeros((T, 15), np.float32), masks[:T])
+    got = window_inputs(loaded.spec, frames[:T], pose, (0, T))
+    assert torch.equal(got["video"], item["video"]) and torch.equal(got["mask"], item["mask"])

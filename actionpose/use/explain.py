@@ -247,7 +247,6 @@ def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None 
                   device: str = "cpu") -> dict[str, Any]:
     """Context reliance and strips for videos (as ``predict`` reads them, pose estimated for the
     mask), one clip per sliding window."""
-    from actionpose.data.clips import sample_indices
     from actionpose.extract.estimators import make_estimator
     from actionpose.extract.sources import find_clips
     from actionpose.use.model import open_run
@@ -266,8 +265,7 @@ def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None 
             pose = estimate_pose(frames, est)
             spans = [(s, min(s + window, len(frames)))
                      for s in window_starts(len(frames), window, max(1, window // 2))]
-            items = [window_inputs(spec, frames, pose, s + sample_indices(e - s, spec.num_frames, train=False))
-                     for s, e in spans]
+            items = [window_inputs(spec, frames, pose, span) for span in spans]
             yield [src.video] * len(items), [None] * len(items), \
                 {k: torch.stack([it[k] for it in items]) for k in spec.inputs}
 

@@ -86,47 +86,44 @@ def window_starts(num_frames: int, window: int, stride: int) -> list[int]:
     return starts
 
 
-def window_inputs(spec, frames: np.ndarray, pose: Pose | None, idx: np.ndarray) -> dict[str, torch.Tensor]:
-    """The model inputs (no batch axis) for the frames ``idx``, preprocessed as test clips are."""
-    from actionpose.data.clips import FULL_FRAME, resized_crop, to_float_inputs, transform_joints
+def window_inputs(spec, frames: np.ndarray, pose: Pose | None, span: tuple[int, int]) -> dict[str, torch.Tensor]:
+    """The model inputs (no batch axis) for frames ``span`` = (start, end) of a video: sampled
+    to the model's clip length and preprocessed by the test clips' transform (whole frame)."""
+    from actionpose.data.clips import to_float_inputs
+    from actionpose.data.transforms import Clip, ClipTransform
+    from actionpose.pose.skeletons import JHMDB15
 
-    size = tuple(spec.size)
-    out: dict[str, torch.Tensor] = {}
-    if "video" in spec.inputs or "flow" in spec.inputs:
-        video = resized_crop(torch.from_numpy(frames[idx]).permute(0, 3, 1, 2), FULL_FRAME, size)
-        out["video"] = video.permute(1, 0, 2, 3).contiguous()
-        if "flow" in spec.inputs:
-            from actionpose.data.flow import farneback_flow
+    transform = ClipTransform.standard(train=False, num_frames=spec.num_frames, size=tuple(spec.size),
+                                       heatmap_size=spec.heatmap_size, heatmap_sigma=spec.heatmap_sigma,
+                                       uint8=True)
+    start, end = span
+    idx = start + transform.sample.indices(end - start, 0, None)
+    wanted = {"video": "frames", "flow": "frames", "mask": "mask", "heatmaps": "joints"}
+    clip = Clip(frame_size=tuple(frames.shape[1:3]), wanted=tuple({wanted[n] for n in spec.inputs}),
+                frames=torch.from_numpy(frames[idx]).permute(0, 3, 1, 2),
+                flip_permutation=tuple(JHMDB15.flip_permutation()))
+    if pose is not None:
+        clip.mask = torch.from_numpy(pose.masks[idx] * np.uint8(255))[:, None]
+        clip.joints, clip.conf = pose.joints[idx], pose.confidence[idx]
+    out = transform(clip, None)
+    if "flow" in spec.inputs:
+        from actionpose.data.flow import farneback_flow
 
-            out["flow"] = farneback_flow(video.permute(0, 2, 3, 1).contiguous().numpy())
-    if "mask" in spec.inputs:
-        m = torch.from_numpy(pose.masks[idx] * np.uint8(255))[:, None]
-        out["mask"] = resized_crop(m, FULL_FRAME, size).permute(1, 0, 2, 3)
-    if "heatmaps" in spec.inputs:
-        from actionpose.pose.render import render_heatmaps
-
-        joints = transform_joints(pose.joints[idx], frame_size=frames.shape[1:3], box=FULL_FRAME, size=size)
-        joints[torch.isnan(joints).any(-1)] = -1.0
-        out["heatmaps"] = render_heatmaps(joints, torch.from_numpy(pose.confidence[idx]), frame_size=size,
-                                          out_size=spec.heatmap_size, sigma=spec.heatmap_sigma).float()
+        out["flow"] = farneback_flow(out["video"].permute(1, 2, 3, 0).contiguous().numpy())
     out = to_float_inputs(out)
-    return {k: v for k, v in out.items() if k in spec.inputs}
+    return {k: out[k] for k in spec.inputs}
 
 
 def predict_frames(model, frames: np.ndarray, pose: Pose | None, *, window: int = DEFAULT_WINDOW,
                    stride: int | None = None) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """(video probabilities (K,), window probabilities (N, K), window spans [(start, end)])."""
-    from actionpose.data.clips import sample_indices
-
     spec = model.spec
     T = len(frames)
     stride = stride or max(1, window // 2)
     spans = [(s, min(s + window, T)) for s in window_starts(T, window, stride)]
     probs = []
     for i in range(0, len(spans), BATCH):
-        items = [window_inputs(spec, frames, pose,
-                               s + sample_indices(e - s, spec.num_frames, train=False))
-                 for s, e in spans[i:i + BATCH]]
+        items = [window_inputs(spec, frames, pose, span) for span in spans[i:i + BATCH]]
         batch = {k: torch.stack([it[k] for it in items]) for k in spec.inputs}
         probs.append(model.logits(batch).float().softmax(1))
     window_probs = torch.cat(probs).numpy()
