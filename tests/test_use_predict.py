@@ -12,7 +12,12 @@ from actionpose.paths import shared_realdata
 from use_runs import cli, cli_process, one_line_error, train_runs
 
 REAL = shared_realdata()
-needs_real = pytest.mark.skipif(REAL is None, reason="../shared/realdata is absent")
+
+
+def real_video(test):
+    """A test on the real videos of ../shared/realdata with MediaPipe (skipped without them)."""
+    test = pytest.mark.skipif(REAL is None, reason="../shared/realdata is absent")(test)
+    return pytest.mark.shared(pytest.mark.slow(test))
 FAST = ("--estimator", "use_runs:NobodyEvenFrames")
 
 
@@ -45,9 +50,7 @@ def _frame_count(path) -> tuple[int, str]:
     return n, fourcc
 
 
-@pytest.mark.shared
-@pytest.mark.slow
-@needs_real
+@real_video
 def test_two_people_video_with_mediapipe(trained, tmp_path):
     """The two-person NTU clip: every output written, the annotated video decodes whole."""
     pytest.importorskip("mediapipe")
@@ -66,9 +69,7 @@ def test_two_people_video_with_mediapipe(trained, tmp_path):
     assert len(table) == 1 + len(result["windows"]) and table["window"].iloc[0] == "all"
 
 
-@pytest.mark.shared
-@pytest.mark.slow
-@needs_real
+@real_video
 def test_video_with_frames_without_a_person(trained, tmp_path):
     """The gym clip has frames where MediaPipe finds nobody: heatmaps are empty there, no crash."""
     pytest.importorskip("mediapipe")
