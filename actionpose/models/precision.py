@@ -1,9 +1,13 @@
 """Per-layer precision under CPU bf16 autocast.
 
-On CPU (oneDNN) EfficientNet-Lite0's depthwise convolutions run slower in bf16 than in fp32 and
-take a large share of a train step, while its 1x1 convolutions gain from bf16 (the figures are in
-``results/bench.json``, from ``python -m benchmarks --only models``). Keeping only the depthwise
-layers in fp32 lets the rest of the network keep its bf16 gain.
+Two layers are kept in fp32 inside a CPU bf16 region:
+- EfficientNet-Lite0's depthwise convolutions, which oneDNN runs slower in bf16 than in fp32 while
+  the network's 1x1 convolutions gain from bf16 (``python -m benchmarks --only models``); opt-in
+  (``depthwise_fp32``), because it changes the numerics of runs trained without it;
+- every Conv3d whose input is exactly 2 frames deep: oneDNN's bf16 *weight gradient* of such a
+  conv is wrong (and sometimes non-finite), while 1, 3 or more frames, fp32, or the reference
+  kernels are right (``python -m benchmarks.bf16_conv3d_probe isolated``). Always on under CPU
+  bf16: it is a correctness fix, and it changes nothing where no Conv3d sees 2 frames.
 """
 from __future__ import annotations
 
@@ -23,6 +27,36 @@ def _fp32_class(base: type) -> type:
         _FP32_CLASSES[base] = type(f"Fp32{base.__name__}", (base,),
                                    {"forward": forward, "runs_fp32": True, "__module__": __name__})
     return _FP32_CLASSES[base]
+
+
+class _TwoFrameFp32:
+    """Mixin: a Conv3d that leaves CPU autocast for fp32 when its input is 2 frames deep."""
+
+    runs_two_frame_fp32 = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-3] == 2 and x.device.type == "cpu" and torch.is_autocast_enabled("cpu"):
+            with torch.autocast("cpu", enabled=False):
+                return super().forward(x.float())
+        return super().forward(x)
+
+
+_TWO_FRAME_CLASSES: dict[type, type] = {}
+
+
+def keep_two_frame_conv3d_fp32(model: nn.Module) -> int:
+    """Make every Conv3d of ``model`` run in fp32 under CPU autocast whenever its input has 2
+    frames (in place; parameters and state-dict keys unchanged); returns how many were changed."""
+    changed = 0
+    for module in model.modules():
+        base = type(module)
+        if isinstance(module, nn.Conv3d) and not getattr(base, "runs_two_frame_fp32", False):
+            if base not in _TWO_FRAME_CLASSES:
+                _TWO_FRAME_CLASSES[base] = type(f"TwoFrameFp32{base.__name__}", (_TwoFrameFp32, base),
+                                                {"__module__": __name__})
+            module.__class__ = _TWO_FRAME_CLASSES[base]
+            changed += 1
+    return changed
 
 
 def is_depthwise(module: nn.Module) -> bool:

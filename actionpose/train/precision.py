@@ -56,16 +56,15 @@ def amp_dtype_for(cfg, device: torch.device, model: nn.Module) -> torch.dtype | 
     ``depthwise_fp32`` under CPU bf16 it also keeps ``model``'s depthwise convs in fp32."""
     dtype = autocast_dtype(cfg.amp, device)
     if cfg.amp == "auto" and device.type == "cpu" and not get_family(cfg.family).cpu_bf16:
-        # bf16 training of the 3-D CNNs on CPU (oneDNN) returns NaN gradients in a few percent
-        # of steps, which no isolated Conv3d reproduces; amp=bf16 still forces it (non-finite
-        # steps are then skipped and counted).
-        dtype = None
+        dtype = None  # the family trains in fp32 on CPU unless amp=bf16 asks (see its entry)
     if cfg.deterministic and device.type == "cpu" and dtype is not None:
         dtype = None  # oneDNN's bf16 kernels differ from run to run; determinism needs fp32
-    if cfg.depthwise_fp32 and device.type == "cpu" and dtype == torch.bfloat16:
-        from actionpose.models.precision import keep_depthwise_fp32
+    if device.type == "cpu" and dtype == torch.bfloat16:
+        from actionpose.models.precision import keep_depthwise_fp32, keep_two_frame_conv3d_fp32
 
-        keep_depthwise_fp32(model)
+        keep_two_frame_conv3d_fp32(model)  # oneDNN's bf16 weight gradient is wrong at 2 frames
+        if cfg.depthwise_fp32:
+            keep_depthwise_fp32(model)
     return dtype
 
 
