@@ -136,8 +136,10 @@ _HELD: dict[Path, IO[str]] = {}  # run folders this process holds, by resolved p
 def lock_run(folder: Path) -> None:
     """Take ``folder``'s lock for this process, or raise RunError naming the process that holds it.
 
-    The lock is ``flock`` on ``folder/.lock``: the kernel drops it when the holder exits, however
-    it dies, so a lock left by a killed process is simply taken over (said on stderr). The file
+    The lock is a POSIX record lock (``lockf``) on ``folder/.lock``: the kernel drops it when the
+    holder exits, however it dies, so a lock left by a killed process is simply taken over (said
+    on stderr). Not ``flock``: forked DataLoader workers would share that lock and keep it alive
+    for the seconds they take to notice a SIGKILLed parent. The file
     records the holder's pid, host and start time for the message. Taking a lock this process
     already holds is a no-op; ``unlock_run`` gives it back.
     """
@@ -152,8 +154,8 @@ def lock_run(folder: Path) -> None:
         except OSError as exc:
             raise RunError(f"{folder}: cannot write the run folder ({exc.strerror})") from None
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except (BlockingIOError, PermissionError):  # EAGAIN or EACCES: another process holds it
             holder = _holder(fh)
             fh.close()
             raise RunError(f"{folder}: in use by {holder}; another train of this experiment with the "
@@ -182,7 +184,7 @@ def unlock_run(folder: Path) -> None:
     if fh is None:
         return
     (folder / LOCK_NAME).unlink(missing_ok=True)
-    fcntl.flock(fh, fcntl.LOCK_UN)  # explicit: forked DataLoader workers share the descriptor
+    fcntl.lockf(fh, fcntl.LOCK_UN)
     fh.close()
 
 
