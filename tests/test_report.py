@@ -171,6 +171,17 @@ def test_a_figures_folder_holding_other_files_is_refused(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_sub_folders_of_figures_belong_to_other_commands_and_are_carried_over(tmp_path):
+    write_pair(tmp_path / "runs", [0.5, 0.4], [0.6, 0.5])
+    figures = tmp_path / "figures"
+    (figures / "use").mkdir(parents=True)
+    (figures / "use" / "predict_frame.png").write_bytes(b"frame")
+    (figures / "stale.png").write_bytes(b"old report figure")
+    report.write_report(tmp_path / "runs", tmp_path / "results", figures)
+    assert (figures / "use" / "predict_frame.png").read_bytes() == b"frame"
+    assert not (figures / "stale.png").exists() and (figures / "c3d_pose.png").is_file()
+
+
 def test_records_collect_copies_finished_runs_and_refuses_to_overwrite_others(tmp_path, capsys):
     runs, records = tmp_path / "runs", tmp_path / "records"
     write_pair(runs, [0.5, 0.4], [0.6, 0.5])

@@ -2,6 +2,7 @@
 run records before any of them replaces the previous set."""
 from __future__ import annotations
 
+import shutil
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -16,10 +17,12 @@ FIGURE_SUFFIXES = (".png", ".svg")
 
 
 def _check_figures_dir(path: Path) -> None:
-    """The figures folder is replaced whole: refuse one that holds anything but figures."""
+    """The figures folder's files are replaced whole: refuse one that holds other files than
+    figures (sub-folders, such as ``figures/use/`` of other commands, are carried over)."""
     if path.exists() and not path.is_dir():
         raise DataError(path, "is a file, not a figures folder")
-    others = sorted(p.name for p in path.iterdir() if p.suffix not in FIGURE_SUFFIXES) if path.is_dir() else []
+    others = sorted(p.name for p in path.iterdir()
+                    if not p.is_dir() and p.suffix not in FIGURE_SUFFIXES) if path.is_dir() else []
     if others:
         raise DataError(path, f"holds other files than figures ({', '.join(others[:3])}); "
                               "it is replaced whole, so choose a folder of figures only")
@@ -45,6 +48,8 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
     with ExitStack() as stack:
         figures_tmp = stack.enter_context(atomic_dir(figures_dir))
         made = [figures_dir / p.name for p in render(records, figures_tmp)]
+        for sub in sorted(p for p in figures_dir.iterdir() if p.is_dir()) if figures_dir.is_dir() else []:
+            shutil.copytree(sub, figures_tmp / sub.name)
         for name in TABLES:  # entered last, replaced first: the figures follow at once
             stack.enter_context(atomic_path(results_dir / name)).write_text(texts[name])
     return [results_dir / name for name in TABLES] + made
