@@ -62,12 +62,13 @@ class JHMDB(Dataset):
     "train"``): ``num_frames``, ``size``, ``clips_per_video``, ``sampler``, ``crop_scale``,
     ``crop_ratio``, ``flip``, ``flip_prob``, ``heatmap_size``, ``heatmap_sigma``,
     ``normalize``, ``uint8``. ``cache_dir`` stores decoded uint8 frames and masks at
-    ``cache_size`` (default: the output size, or 1.25 x it when the transform crops at random;
+    ``cache_size`` (default: the output size times the transform's ``headroom()``;
     never above the native size). ``skip_bad`` drops clips whose files are missing or malformed
     (checked cheaply at construction) with a warning; they are listed in ``skipped``.
     ``mask_from_joints`` draws the mask of a clip without a mask file from its joints.
     ``frame_size`` is the native (H, W) assumed for the joints of a tree that has neither
-    frames nor masks.
+    frames nor masks. ``videos``: keep only these videos of the subset (a validation split carved
+    from the training subset, see :mod:`actionpose.data.validation`).
     """
 
     def __init__(
@@ -83,6 +84,7 @@ class JHMDB(Dataset):
         cache_size: tuple[int, int] | None = None,
         skip_bad: bool = False,
         frame_size: tuple[int, int] = JHMDB_FRAME_SIZE,
+        videos: Sequence[str] | None = None,
         **options,
     ):
         self.root = Path(root)
@@ -102,7 +104,7 @@ class JHMDB(Dataset):
         self.mask_from_joints = mask_from_joints
         self.frame_size = frame_size
         if cache_size is None:  # crops need headroom; without them the output size is enough
-            grow = 1.25 if transform.crops() else 1.0
+            grow = transform.headroom()
             cache_size = (math.ceil(transform.size[0] * grow), math.ceil(transform.size[1] * grow))
         self.cache_size = (int(cache_size[0]), int(cache_size[1]))
         self.cache = ClipCache(cache_dir) if cache_dir is not None else None
@@ -115,6 +117,8 @@ class JHMDB(Dataset):
 
         self.classes: list[str] = J.modality_classes(self.root)
         entries = [e for e in J.read_split(self.root, split) if e.subset == subset]
+        if videos is not None:
+            entries = _only(entries, videos, f"split {split} {subset}")
         self.skipped: list[tuple[str, str]] = []
         self._clips: list[_Video] = []
         for e in entries:
@@ -334,6 +338,15 @@ class JHMDB(Dataset):
         name = f"{clip.cls}__{clip.video}__flow_{size[0]}x{size[1]}_{idx[0]}_{idx[-1]}_{len(idx)}"
         flow = self.cache.get(name, key, lambda: farneback_flow(frames).numpy().astype(np.float16))
         return torch.from_numpy(np.asarray(flow, np.float32))
+
+
+def _only(entries: list, videos: Sequence[str], where: str) -> list:
+    """The ``entries`` of ``videos``; a video the subset does not list is a ConfigError."""
+    keep = set(videos)
+    missing = sorted(keep - {e.video for e in entries})
+    if missing:
+        raise ConfigError(f"JHMDB videos=: {len(missing)} not in {where}, e.g. {missing[0]!r}")
+    return [e for e in entries if e.video in keep]
 
 
 def _standard_transform(subset: str, options: dict) -> ClipTransform:

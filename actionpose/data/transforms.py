@@ -110,7 +110,10 @@ class RandomResizedCrop:
             raise ConfigError(f"crop_ratio must satisfy 0 < lo <= hi, got {self.ratio}")
 
     def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
-        clip.box = random_crop_box(rng, scale=self.scale, ratio=self.ratio)
+        """Within the box chosen so far (the whole frame, or a :class:`PersonCrop`)."""
+        inner, b = random_crop_box(rng, scale=self.scale, ratio=self.ratio), clip.box
+        clip.box = CropBox(b.top + inner.top * b.height, b.left + inner.left * b.width,
+                           inner.height * b.height, inner.width * b.width)
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,64 @@ class CenterCrop:
     def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
         side = math.sqrt(self.scale)
         clip.box = CropBox((1 - side) / 2, (1 - side) / 2, side, side)
+
+
+@dataclass(frozen=True)
+class PersonCrop:
+    """Choose the box around the person over the whole clip, keeping the pixel aspect.
+
+    The bounding box of the mask (or, without one, of the confident joints) over all frames is
+    padded by ``pad`` of its longer side on each side and its shorter side extended (about its
+    centre) until the box has the output's aspect ``aspect`` (W / H; 1: square), so the resize
+    scales both axes alike instead of squashing a 320x240 frame. The box is shifted inside the
+    frame; only where it is larger than the frame is it clipped to it (the aspect then changes).
+    A clip where no person is found keeps the whole frame.
+    """
+
+    pad: float = 0.1
+    aspect: float = 1.0
+    random: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        if not (0 <= self.pad <= 1 and self.aspect > 0):
+            raise ConfigError(f"person crop needs pad in [0, 1] and aspect > 0, got {self.pad}, {self.aspect}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        found = _person_extent(clip)
+        if found is None:
+            clip.box = FULL_FRAME
+            return
+        (y0, y1, x0, x1), (H, W) = found  # pixels of an H x W grid with the frame's aspect
+        (H0, W0) = clip.frame_size
+        sy, sx = H0 / H, W0 / W  # to native pixels, where the aspect is measured
+        h, w = (y1 - y0) * sy, (x1 - x0) * sx
+        grow = 2 * self.pad * max(h, w)
+        h, w = h + grow, w + grow
+        h, w = max(h, w / self.aspect), max(w, h * self.aspect)
+        h, w = min(h, H0), min(w, W0)
+        cy, cx = (y0 + y1) / 2 * sy, (x0 + x1) / 2 * sx
+        top = min(max(cy - h / 2, 0.0), H0 - h)
+        left = min(max(cx - w / 2, 0.0), W0 - w)
+        clip.box = CropBox(top / H0, left / W0, h / H0, w / W0)
+
+
+def _person_extent(clip: Clip):
+    """((y0, y1, x0, x1) end-exclusive, (H, W) of the grid) of the person over the clip, or None."""
+    if clip.mask is not None:
+        on = clip.mask[:, 0] > 127  # (T, h, w)
+        rows, cols = on.any(0).any(1), on.any(0).any(0)
+        if not bool(rows.any()):
+            return None
+        r, c = torch.nonzero(rows)[:, 0], torch.nonzero(cols)[:, 0]
+        return (int(r[0]), int(r[-1]) + 1, int(c[0]), int(c[-1]) + 1), tuple(on.shape[-2:])
+    if clip.joints is not None:
+        xy = np.asarray(clip.joints, np.float64)[np.asarray(clip.conf) > 0]
+        xy = xy[np.isfinite(xy).all(-1)]
+        if not len(xy):
+            return None
+        (x0, y0), (x1, y1) = xy.min(0), xy.max(0) + 1
+        return (y0, y1, x0, x1), tuple(clip.frame_size)
+    return None
 
 
 @dataclass(frozen=True)
@@ -194,6 +255,50 @@ class MasksFromJoints:
             clip.mask = (drawn * 255).to(torch.uint8)[:, None]
 
 
+MASK_INPUTS = ("motion", "distance")
+
+
+@dataclass(frozen=True)
+class MaskInputs:
+    """Mask-derived channels after the mask (uint8, so a batch keeps one dtype): ``motion``
+    |m_t - m_(t-1)| (the silhouette's change; 0 at the first frame), ``distance`` the Euclidean
+    distance to the background inside the silhouette, scaled so the clip's largest is 255."""
+
+    inputs: tuple[str, ...] = MASK_INPUTS
+    random: bool = field(default=False, init=False)
+
+    def __post_init__(self):
+        unknown = [k for k in self.inputs if k not in MASK_INPUTS]
+        if unknown or len(set(self.inputs)) != len(self.inputs):
+            raise ConfigError(f"mask_inputs must be distinct names of {', '.join(MASK_INPUTS)}, got "
+                              f"{list(self.inputs)}")
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        if clip.mask is None or not self.inputs:
+            return
+        m = clip.mask[:, :1]  # (T, 1, H, W) uint8
+        extra = [_MASK_INPUT[name](m) for name in self.inputs]
+        clip.mask = torch.cat([m, *extra], dim=1)
+
+
+def _motion(m: torch.Tensor) -> torch.Tensor:
+    d = (m[1:].to(torch.int16) - m[:-1].to(torch.int16)).abs().to(torch.uint8)
+    return torch.cat([torch.zeros_like(m[:1]), d])
+
+
+def _distance(m: torch.Tensor) -> torch.Tensor:
+    from scipy.ndimage import distance_transform_edt
+
+    inside = m[:, 0].numpy() > 127
+    dist = np.stack([distance_transform_edt(frame) for frame in inside])
+    top = dist.max()
+    scaled = np.zeros_like(dist) if top == 0 else dist * (255.0 / top)
+    return torch.from_numpy(np.rint(scaled).astype(np.uint8))[:, None]
+
+
+_MASK_INPUT = {"motion": _motion, "distance": _distance}
+
+
 @dataclass(frozen=True)
 class Heatmaps:
     """Gaussian joint heatmaps (J, T, h, w) of ``size`` (h, w); ``sigma`` in output pixels."""
@@ -223,6 +328,8 @@ class Normalize:
 # --------------------------------------------------------------------------------------------
 # the pipeline
 
+CROPS = ("resize", "person")
+
 
 @dataclass(frozen=True)
 class ClipTransform:
@@ -238,10 +345,10 @@ class ClipTransform:
         if len(resized) != 1:
             raise ConfigError(f"a ClipTransform needs exactly one Resize step, got {len(resized)}")
         for i, s in enumerate(self.steps):
-            if isinstance(s, (RandomResizedCrop, CenterCrop, Flip)) and i > resized[0]:
+            if isinstance(s, (RandomResizedCrop, CenterCrop, PersonCrop, Flip)) and i > resized[0]:
                 raise ConfigError(f"{type(s).__name__} must come before Resize (it only chooses the "
                                   "box or flip that Resize applies)")
-            if isinstance(s, (MasksFromJoints, Heatmaps)) and i < resized[0]:
+            if isinstance(s, (MasksFromJoints, MaskInputs, Heatmaps)) and i < resized[0]:
                 raise ConfigError(f"{type(s).__name__} must come after Resize (it draws on the output)")
 
     @property
@@ -255,6 +362,12 @@ class ClipTransform:
 
     def crops(self) -> bool:
         return any(isinstance(s, RandomResizedCrop) for s in self.steps)
+
+    def headroom(self) -> float:
+        """How much larger than the output cached frames and masks should be: a crop enlarges
+        what it keeps (a person crop about a person's share of the frame)."""
+        grow = 2.5 if any(isinstance(s, PersonCrop) for s in self.steps) else 1.0
+        return grow * (1.25 if self.crops() else 1.0)
 
     def __call__(self, clip: Clip, rng: np.random.Generator | None) -> dict:
         """Run the steps on ``clip``; the sample entries it yields."""
@@ -280,13 +393,21 @@ class ClipTransform:
         heatmap_sigma: float | None = None,
         normalize: bool = True,
         uint8: bool = False,
+        crop: str = "resize",
+        mask_inputs: tuple[str, ...] = (),
     ) -> ClipTransform:
         """The study's pipeline. Training: random segments, a random resized crop (``crop_scale``
         None: none), a flip (``flip``, default on) with probability ``flip_prob``; evaluation:
         clip ``k`` of ``clips_per_video`` fixed ones, the whole frame. Then resize to ``size``,
         masks drawn from joints where needed, heatmaps at ``heatmap_size`` if given, and the
-        video normalised (``normalize``: ImageNet, else [0, 1]; ``uint8``: left as bytes)."""
+        video normalised (``normalize``: ImageNet, else [0, 1]; ``uint8``: left as bytes).
+        ``crop="person"``: a :class:`PersonCrop` of the output's aspect first, in training and
+        evaluation (a random crop then jitters within it); ``mask_inputs``: :class:`MaskInputs`."""
+        if crop not in CROPS:
+            raise ConfigError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
         steps: list = []
+        if crop == "person":
+            steps.append(PersonCrop(aspect=size[1] / size[0]))
         if train and crop_scale is not None:
             steps.append(RandomResizedCrop(tuple(crop_scale), tuple(crop_ratio)))
         if train and (flip is None or flip):
@@ -294,6 +415,8 @@ class ClipTransform:
         elif not 0.0 <= flip_prob <= 1.0:
             raise ConfigError(f"flip_prob must be in [0, 1], got {flip_prob}")
         steps += [Resize((int(size[0]), int(size[1]))), MasksFromJoints()]
+        if mask_inputs:
+            steps.append(MaskInputs(tuple(mask_inputs)))
         if heatmap_size is not None:
             steps.append(Heatmaps((int(heatmap_size[0]), int(heatmap_size[1])), heatmap_sigma))
         sample = SampleFrames(int(num_frames), sampler, int(clips_per_video), random=bool(train))
@@ -301,6 +424,6 @@ class ClipTransform:
 
 
 __all__ = [
-    "Clip", "Step", "SampleFrames", "RandomResizedCrop", "CenterCrop", "Flip", "Resize",
-    "MasksFromJoints", "Heatmaps", "Normalize", "ClipTransform",
+    "Clip", "Step", "SampleFrames", "RandomResizedCrop", "CenterCrop", "PersonCrop", "Flip", "Resize",
+    "MasksFromJoints", "MaskInputs", "MASK_INPUTS", "Heatmaps", "Normalize", "CROPS", "ClipTransform",
 ]

@@ -218,9 +218,9 @@ def _c3d(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
 def _pose_only(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
     from actionpose.models.pose_only import pose_only
 
-    return pose_only(num_classes=num_classes, in_channels=in_channels, width=cfg.width,
-                     fc_dim=cfg.fc_dim, num_frames=cfg.num_frames, size=tuple(cfg.size),
-                     dropout=cfg.dropout)
+    return pose_only(num_classes=num_classes, in_channels=in_channels + len(cfg.mask_inputs),
+                     width=cfg.width, fc_dim=cfg.fc_dim, num_frames=cfg.num_frames,
+                     size=tuple(cfg.size), dropout=cfg.dropout, head=cfg.head)
 
 
 _ATTENTION_POSE = {"heatmaps_concat": "concat", "heatmaps_reg": "regularized"}

@@ -7,7 +7,11 @@ The steps live in their own modules: device/autocast policy (``train.precision``
 
 Each epoch is measured on the held-out test split and recorded in the run folder. Reported
 accuracy is the final epoch's, never the best epoch's (choosing an epoch on the test split would
-tune on it). With ``deterministic=True`` a resumed run ends with metrics identical to an
+tune on it). With ``val_fraction`` > 0 a validation split is carved per class from the training
+split (``data.validation``, seeded by ``val_seed``), the model trains on the rest and is also
+measured on it each epoch (``val_*`` columns); ``val_videos.txt`` records the carve and
+``val_predictions.csv`` the final model's validation predictions, for choices (fusion weights,
+settings) that must never read the test split. With ``deterministic=True`` a resumed run ends with metrics identical to an
 uninterrupted one (see ``train.sampling``).
 """
 from __future__ import annotations
@@ -23,7 +27,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from actionpose.data.roots import default_cache_dir, resolve_data_root, world_context_bias
-from actionpose.errors import CheckpointError, DataError
+from actionpose.errors import CheckpointError, ConfigError, DataError
 from actionpose.io import write_json
 from actionpose.models.registry import build_model, get_family, get_pose_mode, heatmap_size, modalities
 from actionpose.train.distributed import Dist, init_distributed, wrap_model
@@ -31,28 +35,63 @@ from actionpose.train.experiments import TrainConfig, dataset_label
 from actionpose.train.loop import Trainer, evaluate, train_one_epoch
 from actionpose.train.optim import build_optimizer, build_scheduler
 from actionpose.train.precision import amp_dtype_for, configure_determinism, resolve_device
-from actionpose.train.runs import (METRIC_COLUMNS, _write_confusion, _write_metrics, _write_predictions,
-                                   prepare_run, rng_state, run_dir, save_checkpoints, set_rng_state,
-                                   unlock_run)
+from actionpose.train.runs import (METRIC_COLUMNS, VAL_COLUMNS, VAL_FILE, VAL_VIDEOS, _write_confusion,
+                                   _write_metrics, _write_predictions, _write_val_videos, prepare_run,
+                                   rng_state, run_dir, save_checkpoints, set_rng_state, unlock_run)
 from actionpose.train.sampling import EpochSampler, SeededItems, collate, seed_everything
 
-def build_datasets(cfg: TrainConfig, root: Path, *, heatmap_size=None, cache_dir=None, uint8=False):
-    """Train and test datasets of the official split ``cfg.split`` (``uint8``: video and masks
-    stay uint8 until :func:`to_device` converts the batch, as ``fit`` does)."""
-    from actionpose.data.dataset import JHMDB
+def carve(cfg: TrainConfig, root: Path) -> tuple[list[str], list[str]] | None:
+    """(train, validation) videos of split ``cfg.split``'s training subset, or None without a
+    validation split (``val_fraction`` 0)."""
+    if not cfg.val_fraction:
+        return None
+    from actionpose.data import jhmdb as J
+    from actionpose.data.validation import carve_validation
 
-    common = dict(
+    entries = [e for e in J.read_split(root, cfg.split) if e.subset == "train"]
+    train, val = carve_validation([e.video for e in entries], [e.cls for e in entries],
+                                  cfg.val_fraction, cfg.val_seed)
+    if not val:
+        raise ConfigError(f"val_fraction={cfg.val_fraction}: no class of split {cfg.split}'s training "
+                          f"subset in {root} has two videos to hold one out")
+    return train, val
+
+
+def _dataset_options(cfg: TrainConfig, heatmap_size, cache_dir, uint8: bool) -> dict[str, Any]:
+    return dict(
         uint8=uint8,
         split=cfg.split, num_frames=cfg.num_frames, size=tuple(cfg.size),
         heatmap_size=heatmap_size, heatmap_sigma=cfg.heatmap_sigma, cache_dir=cache_dir,
         mask_from_joints="mask" in get_pose_mode(cfg.pose).reads,
-        modalities=modalities(cfg),
+        modalities=modalities(cfg), crop=cfg.crop, mask_inputs=tuple(cfg.mask_inputs),
     )
-    train = JHMDB(root, subset="train", **common)
+
+
+def build_datasets(cfg: TrainConfig, root: Path, *, heatmap_size=None, cache_dir=None, uint8=False):
+    """Train and test datasets of the official split ``cfg.split`` (``uint8``: video and masks
+    stay uint8 until :func:`to_device` converts the batch, as ``fit`` does). With a validation
+    split, ``train`` holds the training videos it leaves (see :func:`carve`)."""
+    from actionpose.data.dataset import JHMDB
+
+    common = _dataset_options(cfg, heatmap_size, cache_dir, uint8)
+    carved = carve(cfg, root)
+    train = JHMDB(root, subset="train", videos=carved[0] if carved else None, **common)
     test = JHMDB(root, subset="test", clips_per_video=cfg.clips_per_video, **common)
     if train.classes != test.classes:
         raise DataError(root, "train and test splits list different classes")
     return train, test
+
+
+def build_validation(cfg: TrainConfig, root: Path, *, heatmap_size=None, cache_dir=None, uint8=False):
+    """The validation dataset (evaluated like the test split), or None (``val_fraction`` 0)."""
+    from actionpose.data.dataset import JHMDB
+
+    carved = carve(cfg, root)
+    if carved is None:
+        return None
+    return JHMDB(root, subset="train", videos=carved[1], train=False,
+                 clips_per_video=cfg.clips_per_video,
+                 **_dataset_options(cfg, heatmap_size, cache_dir, uint8))
 
 
 @dataclass
@@ -65,6 +104,8 @@ class RunData:
     train_sampler: EpochSampler
     train_loader: DataLoader
     test_loader: DataLoader
+    val: Any = None  # the validation dataset and loader (val_fraction > 0)
+    val_loader: DataLoader | None = None
 
     @property
     def classes(self) -> list[str]:
@@ -75,8 +116,9 @@ def load_data(cfg: TrainConfig, dist: Dist, device: torch.device, *, data_root=N
               cache_dir=None) -> RunData:
     """The run's datasets (uint8 until :func:`actionpose.train.loop.to_device`) and loaders."""
     root = Path(data_root) if data_root is not None else resolve_data_root(cfg)
-    train_ds, test_ds = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg),
-                                       cache_dir=cache_dir or default_cache_dir(root), uint8=True)
+    options = dict(heatmap_size=heatmap_size(cfg), cache_dir=cache_dir or default_cache_dir(root), uint8=True)
+    train_ds, test_ds = build_datasets(cfg, root, **options)
+    val_ds = build_validation(cfg, root, **options)
     train_sampler = EpochSampler(len(train_ds), seed=cfg.seed, shuffle=True, rank=dist.rank, world=dist.world)
     test_sampler = EpochSampler(len(test_ds), seed=0, shuffle=False, rank=dist.rank, world=dist.world)
     # A private generator: creating a loader iterator must not draw from the global RNG (which
@@ -90,7 +132,11 @@ def load_data(cfg: TrainConfig, dist: Dist, device: torch.device, *, data_root=N
     train_loader = DataLoader(SeededItems(train_ds), sampler=train_sampler,
                               drop_last=len(train_sampler) > cfg.batch_size, **loader_kw)
     test_loader = DataLoader(SeededItems(test_ds), sampler=test_sampler, **loader_kw)
-    return RunData(root, train_ds, test_ds, train_sampler, train_loader, test_loader)
+    val_loader = None
+    if val_ds is not None:
+        val_sampler = EpochSampler(len(val_ds), seed=0, shuffle=False, rank=dist.rank, world=dist.world)
+        val_loader = DataLoader(SeededItems(val_ds), sampler=val_sampler, **loader_kw)
+    return RunData(root, train_ds, test_ds, train_sampler, train_loader, test_loader, val_ds, val_loader)
 
 
 def build_trainer(cfg: TrainConfig, num_classes: int, device: torch.device, dist: Dist,
@@ -126,10 +172,11 @@ def record_epoch(cfg: TrainConfig, folder: Path, t: Trainer, history: list[dict]
                  classes: list[str], *, progress: bool) -> float:
     """metrics.csv, the progress line and the checkpoints after an epoch; the new best accuracy."""
     row = history[-1]
-    _write_metrics(folder / "metrics.csv", history)
+    _write_metrics(folder / "metrics.csv", history, validation=cfg.val_fraction > 0)
     if progress:
+        val = f" | val video {row['val_video_acc']:.3f}" if "val_video_acc" in row else ""
         print(f"[{cfg.experiment} {cfg.run_name()}] epoch {row['epoch']}: train loss "
-              f"{row['train_loss']:.3f} acc {row['train_acc']:.3f} | test clip "
+              f"{row['train_loss']:.3f} acc {row['train_acc']:.3f}{val} | test clip "
               f"{row['test_clip_acc']:.3f} video {row['test_video_acc']:.3f}",
               file=sys.stderr, flush=True)
     improved = row["test_video_acc"] > best_acc
@@ -145,6 +192,9 @@ def record_epoch(cfg: TrainConfig, folder: Path, t: Trainer, history: list[dict]
 def summarise(cfg: TrainConfig, data: RunData, t: Trainer, result: dict, history: list[dict],
               best_acc: float, seconds_this_call: float) -> dict[str, Any]:
     """The run's summary.json: what was trained on what, the final epoch's metrics, resources."""
+    columns = METRIC_COLUMNS + (VAL_COLUMNS if data.val is not None else [])
+    validation = {} if data.val is None else {"val_fraction": cfg.val_fraction, "val_seed": cfg.val_seed,
+                                              "num_val_videos": len(data.val.videos)}
     return {
         "complete": True,
         "experiment": cfg.experiment,
@@ -158,8 +208,9 @@ def summarise(cfg: TrainConfig, data: RunData, t: Trainer, result: dict, history
         "classes": data.classes,
         "num_train_clips": len(data.train),
         "num_test_videos": len(result["names"]),
+        **validation,
         "epochs": cfg.epochs,
-        "final": {k: history[-1][k] for k in METRIC_COLUMNS if k not in ("epoch", "lr", "seconds")},
+        "final": {k: history[-1][k] for k in columns if k not in ("epoch", "lr", "seconds")},
         "best_test_video_acc_not_for_reporting": best_acc,
         "seconds_total": float(sum(r["seconds"] for r in history)),
         "seconds_this_call": seconds_this_call,
@@ -196,16 +247,19 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
             t.train_model = torch.compile(t.train_model)
         if dist.main:
             write_json(folder / "config.json", cfg.to_dict())
-            _write_metrics(folder / "metrics.csv", history)
+            _write_metrics(folder / "metrics.csv", history, validation=data.val is not None)
+            if data.val is not None:
+                _write_val_videos(folder / VAL_VIDEOS, data.val.videos, data.val.labels, data.classes)
         started = time.perf_counter()
-        result = None
+        result = val_result = None
         for epoch in range(start_epoch, cfg.epochs):
             t0 = time.perf_counter()
             data.train_sampler.set_epoch(epoch)
             trained = train_one_epoch(cfg, t, data.train_loader, epoch=epoch, where=folder,
                                       progress=progress)
             result = evaluate(cfg, t.model, data.test_loader, device, t.amp_dtype, dist, len(data.classes))
-            history.append(epoch_row(epoch, trained, result, time.perf_counter() - t0))
+            val_result = validate(cfg, t, data)
+            history.append(epoch_row(epoch, trained, result, time.perf_counter() - t0, val_result))
             if dist.main:
                 best_acc = record_epoch(cfg, folder, t, history, best_acc, data.classes,
                                         progress=progress)
@@ -214,9 +268,12 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
                 return {"complete": False, "epoch": epoch + 1}
         if result is None:  # resumed a finished run: evaluate the final weights again
             result = evaluate(cfg, t.model, data.test_loader, device, t.amp_dtype, dist, len(data.classes))
+            val_result = validate(cfg, t, data)
         summary = summarise(cfg, data, t, result, history, best_acc, time.perf_counter() - started)
         if dist.main:
             _write_predictions(folder / "predictions.csv", result, data.classes)
+            if val_result is not None:
+                _write_predictions(folder / VAL_FILE, val_result, data.classes)
             _write_confusion(folder / "confusion.csv", result["confusion"], data.classes)
             write_json(folder / "summary.json", summary)
         return summary
@@ -224,8 +281,19 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         unlock_run(folder)  # a no-op where this process holds no lock
 
 
-def epoch_row(epoch: int, trained: dict[str, float], result: dict[str, Any], seconds: float) -> dict:
-    """One row of metrics.csv (columns in ``runs.METRIC_COLUMNS`` order)."""
+def validate(cfg: TrainConfig, t: Trainer, data: RunData) -> dict[str, Any] | None:
+    """:func:`evaluate` on the validation split (None without one)."""
+    if data.val_loader is None:
+        return None
+    return evaluate(cfg, t.model, data.val_loader, t.device, t.amp_dtype, t.dist, len(data.classes))
+
+
+def epoch_row(epoch: int, trained: dict[str, float], result: dict[str, Any], seconds: float,
+              val_result: dict[str, Any] | None = None) -> dict:
+    """One row of metrics.csv (columns in ``runs.METRIC_COLUMNS`` order, then ``VAL_COLUMNS``)."""
+    val = {} if val_result is None else {
+        "val_loss": val_result["test_loss"], "val_clip_acc": val_result["test_clip_acc"],
+        "val_video_acc": val_result["test_video_acc"]}
     return {
         "epoch": epoch + 1,
         "train_loss": trained["train_loss"],
@@ -237,4 +305,5 @@ def epoch_row(epoch: int, trained: dict[str, float], result: dict[str, Any], sec
         "lr": trained["lr"],
         "skipped_steps": trained["skipped_steps"],
         "seconds": seconds,
+        **val,
     }

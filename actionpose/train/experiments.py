@@ -35,6 +35,13 @@ class TrainConfig:
     size: tuple[int, int] = (112, 112)
     clips_per_video: int = 2  # evaluation clips per test video (video accuracy averages them)
     context_bias: float | None = None  # embedded dataset only; None = the preset's default
+    # > 0: that fraction of each class's training videos is held out as a validation split
+    # (data.validation), carved with ``val_seed`` — fixed, not the run's seed, so that every seed
+    # of a study is chosen on the same validation videos
+    val_fraction: float = 0.0
+    val_seed: int = 0
+    crop: str = "resize"  # resize (the whole frame to ``size``) | person (data.transforms.PersonCrop)
+    mask_inputs: tuple[str, ...] = ()  # extra mask-derived channels (data.transforms.MASK_INPUTS)
     # pose
     pose: str = "none"
     background_factor: float = 0.25  # weaken: x * (m + a (1 - m)), the same in training and test
@@ -44,6 +51,7 @@ class TrainConfig:
     # model
     width: float = 1.0  # c3d / pose_only channel multiplier
     fc_dim: int = 4096
+    head: str = "flatten"  # pose_only: flatten the last feature cells into fc | pool them globally
     batch_norm: bool = False  # c3d: BatchNorm after each conv (not in Tran et al.; trains faster from scratch)
     dropout: float = 0.5
     backbone: str = "resnet18"  # attention backbone; two-stream spatial backbone
@@ -88,7 +96,7 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}")
         data = dict(data)
-        for key in ("size", "streams"):
+        for key in ("size", "streams", "mask_inputs"):
             if key in data and isinstance(data[key], list):
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -213,6 +221,20 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         **{arch: dict(weights="kinetics400", size=(112, 112), num_frames=16, lr=0.001)
            for arch in VIDEO_RESNETS},
     },
+    # Issue 19: pose alone on real JHMDB masks (official splits), sized for <= 30 minutes per
+    # split on two cores. NOT YET CHOSEN ON DATA: every value below is a default suspected to be
+    # better than the cpu preset's (16 frames, pooled head, person-centred crop, wider net,
+    # warm-up + cosine, label smoothing, 40 epochs), to be confirmed or replaced on the validation
+    # split (val_fraction 0.2, carved from each official training split) with `actionpose tune`;
+    # the test split is never read to choose them. Made for pose-only (the one family that reads
+    # masks alone); other families get only the "all" settings.
+    "jhmdb": {
+        "all": dict(dataset="jhmdb", num_frames=16, size=(64, 64), epochs=40, batch_size=16,
+                    clips_per_video=2, workers=2, val_fraction=0.2),
+        "pose_only": dict(head="pool", crop="person", width=0.5, optimizer="adamw", lr=2e-3,
+                          weight_decay=0.05, schedule="cosine", warmup_epochs=2.0,
+                          label_smoothing=0.1, dropout=0.3),
+    },
 }
 
 
@@ -297,6 +319,9 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"weaken_space must be one of {', '.join(SPACES)}, got {cfg.weaken_space!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:
         raise ConfigError("a flow temporal stream needs num_frames >= 2")
+    if cfg.mask_inputs and cfg.pose != "pose_only":
+        raise ConfigError(f"mask_inputs={list(cfg.mask_inputs)!r}: only pose=pose_only takes the mask "
+                          f"(and its derived channels) as the input; pose={cfg.pose!r}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -307,9 +332,11 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "schedule": ("cosine", "step", "constant"),
     "amp": ("auto", "bf16", "fp16", "off"),
     "temporal_input": ("rgb", "flow"),
+    "head": ("flatten", "pool"),
+    "crop": ("resize", "person"),
 }
 INT_MINIMA = {"epochs": 1, "batch_size": 1, "num_frames": 1, "clips_per_video": 1, "fc_dim": 1,
-              "workers": 0, "seed": 0}
+              "workers": 0, "seed": 0, "val_seed": 0}
 FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "lr": (lambda v: v > 0, "> 0"),
     "width": (lambda v: v > 0, "> 0 (the channel multiplier)"),
@@ -320,6 +347,7 @@ FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "dropout": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "background_factor": (lambda v: 0 <= v <= 1, "in [0, 1]"),
+    "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1) (0: no validation split)"),
 }
 OPTIONAL_POSITIVE = ("grad_clip", "heatmap_sigma")
 STREAMS = ("spatial", "temporal")
@@ -352,6 +380,11 @@ def check_ranges(cfg: TrainConfig) -> None:
     _need(cfg, "streams", isinstance(cfg.streams, (tuple, list)) and len(cfg.streams) > 0
           and set(cfg.streams) <= set(STREAMS) and len(set(cfg.streams)) == len(cfg.streams),
           "a non-empty list of distinct " + ", ".join(STREAMS))
+    from actionpose.data.transforms import MASK_INPUTS
+
+    _need(cfg, "mask_inputs", isinstance(cfg.mask_inputs, (tuple, list))
+          and set(cfg.mask_inputs) <= set(MASK_INPUTS) and len(set(cfg.mask_inputs)) == len(cfg.mask_inputs),
+          "a list of distinct " + ", ".join(MASK_INPUTS))
     _need(cfg, "device", isinstance(cfg.device, str) and DEVICE.fullmatch(cfg.device) is not None,
           "auto, cpu, cuda or cuda:N (the devices this package supports)")
     from actionpose.models.backbones import BACKBONES

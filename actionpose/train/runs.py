@@ -38,7 +38,11 @@ METRIC_COLUMNS = [
 RUNTIME_FIELDS = {"workers", "device", "compile"}
 CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
                    if f.default is not dataclasses.MISSING}
-RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt")
+# Present only in runs with a validation split (val_fraction > 0); VAL_FILE is what fuse reads.
+VAL_COLUMNS = ["val_loss", "val_clip_acc", "val_video_acc"]
+VAL_FILE, VAL_VIDEOS = "val_predictions.csv", "val_videos.txt"
+RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt",
+                VAL_FILE, VAL_VIDEOS)
 
 
 def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
@@ -352,13 +356,21 @@ def set_rng_state(state: dict[str, Any]) -> None:
 # record files
 
 
-def _write_metrics(path: Path, history: list[dict[str, Any]]) -> None:
+def _write_metrics(path: Path, history: list[dict[str, Any]], *, validation: bool = False) -> None:
+    """metrics.csv; ``validation``: with the :data:`VAL_COLUMNS` after the test columns' block."""
+    columns = METRIC_COLUMNS + VAL_COLUMNS if validation else METRIC_COLUMNS
     with atomic_path(path) as tmp:
         with open(tmp, "w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=METRIC_COLUMNS)
+            writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             for row in history:
-                writer.writerow({k: ("" if row[k] is None else row[k]) for k in METRIC_COLUMNS})
+                writer.writerow({k: ("" if row[k] is None else row[k]) for k in columns})
+
+
+def _write_val_videos(path: Path, videos: list[str], labels: list[int], classes: list[str]) -> None:
+    """The carve: one ``<video> <class>`` line per validation video (sorted by video)."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text("".join(f"{v} {classes[y]}\n" for v, y in sorted(zip(videos, labels))))
 
 
 def _write_predictions(path: Path, result: dict[str, Any], classes: list[str]) -> None:
