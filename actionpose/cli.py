@@ -244,6 +244,21 @@ def _add_fuse(p: argparse.ArgumentParser) -> str:
     return "actionpose.fuse:main"
 
 
+def _add_tune(p: argparse.ArgumentParser) -> str:
+    p.add_argument("experiment", help="an experiment name (see `actionpose list`)")
+    p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides for every variant")
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
+                   help="values to try for a config key (repeatable: every combination is a variant)")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
+    p.add_argument("--data", default=None, help="puppet | actors | jhmdb | a JHMDB-format root")
+    p.add_argument("--split", type=int, default=1, help="official split 1..3 (default 1)")
+    p.add_argument("--seeds", type=_positive, default=1, help="seeds per variant (default 1)")
+    p.add_argument("--out", default="runs/tune", help="runs folder (default runs/tune)")
+    p.add_argument("--plan", action="store_true", help="print the variants and run folders; train nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return "actionpose.train.tune:main"
+
+
 COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("data", "synth"): ("generate the embedded puppet-world dataset (JHMDB format)", _add_data_synth),
     ("data", "check"): ("validate a JHMDB-format tree and summarise it", _add_data_check),
@@ -260,6 +275,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, object]] = {
     ("export",): ("export a run's model as TorchScript or ONNX with a JSON of its inputs", _add_export),
     ("predict",): ("predict actions in videos with a run or an exported model", _add_predict),
     ("explain",): ("Grad-CAM / attention maps and context reliance of a run", _add_explain),
+    ("tune",): ("train variants of an experiment with a validation split; print validation accuracy only (--plan: dry run)", _add_tune),
     ("fuse",): ("late fusion of two finished runs' test scores (weights equal, given or tuned on validation)", _add_fuse),
     ("list",): ("list experiments and presets", _add_list),
 }

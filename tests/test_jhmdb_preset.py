@@ -62,3 +62,51 @@ def test_jhmdb_preset_trains_on_real_masks_with_validation(jhmdb_root, tmp_path)
     assert len(val) == 2 * len(CLASSES)  # a quarter of each class's 8 training videos
     assert set(pd.read_csv(folder / VAL_FILE)["video"]) == val
     assert not val & set(pd.read_csv(folder / "predictions.csv")["video"])
+
+
+def test_tune_plan_lists_every_variant_and_trains_nothing(tmp_path, capsys):
+    from actionpose.cli import main
+
+    rc = main(["tune", "pose-only", "--preset", "jhmdb", "--grid", "head=flatten,pool",
+               "--grid", "crop=resize,person", "--grid", "size=[48,48],[64,64]", "--seeds", "2",
+               "--out", str(tmp_path), "--plan", "epochs=3"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    lines = [line for line in out.splitlines() if line.startswith("head=")]
+    assert len(lines) == 8 and lines[0].startswith("head=flatten,crop=resize,size=48x48: 2 run(s)")
+    assert "8 run(s)" not in out and "16 run(s) in 8 variant(s)" in out
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--grid", "head=pool", "val_fraction=0"], "val_fraction=0"),
+    (["--grid", "head=pool", "head=flatten"], "both as an override and in --grid"),
+    (["--grid", "head=pool,pool"], "listed twice"),
+    (["--grid", "heads=pool"], "unknown override key 'heads'"),
+    (["--grid", "head"], "expected key=value1,value2"),
+    (["--grid", "head=mean"], "head='mean'"),
+])
+def test_tune_refuses_bad_studies_in_one_line(args, message, tmp_path, capsys):
+    from actionpose.cli import main
+
+    rc = main(["tune", "pose-only", "--preset", "jhmdb", "--out", str(tmp_path), "--plan", *args])
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_tune_trains_variants_and_shows_validation_only(tmp_path, capsys):
+    from actionpose.cli import main
+    from actionpose.data import synthetic
+
+    root = tmp_path / "puppet-smoke"
+    synthetic.generate(root, synthetic.synth_config("smoke"), workers=1)
+    rc = main(["tune", "pose-only", "--preset", "smoke", "--data", str(root), "--grid", "head=flatten,pool",
+               "--out", str(tmp_path / "tune"), "--quiet", "val_fraction=0.3", "epochs=1", "amp=off"])
+    captured = capsys.readouterr()
+    assert rc == 0
+    table = pd.read_csv(tmp_path / "tune" / "tune-pose-only-smoke-split1.csv")
+    assert sorted(table["variant"]) == ["head=flatten", "head=pool"]
+    for variant, acc in zip(table["variant"], table["val_video_acc_mean"]):
+        folder = next((tmp_path / "tune" / variant / "pose-only").iterdir())
+        assert acc == pytest.approx(pd.read_csv(folder / "metrics.csv")["val_video_acc"].iloc[-1], abs=1e-4)
+    assert "test" not in captured.out

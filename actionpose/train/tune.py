@@ -1,0 +1,114 @@
+"""A validation study: ``actionpose tune EXPERIMENT --grid key=v1,v2 ... [--plan]``.
+
+Every combination of the grid's values is one variant: ``make_config`` of the experiment at the
+preset with the overrides and that combination, trained (or read, if finished; resumed, if
+interrupted) with a validation split carved from the training split. The table ranks the variants
+by their final-epoch validation video accuracy, mean over seeds. It reads only the validation
+records: the test split's numbers of these runs are never printed, so that a choice made from
+the table is made on validation alone. ``--plan`` prints the variants and their run folders and
+trains nothing.
+
+Each variant trains under ``OUT/<key=value,...>/`` (variants share a run name).
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from actionpose.errors import ConfigError
+from actionpose.io import atomic_path
+from actionpose.train import experiments as X
+
+
+def parse_grid(items: list[str]) -> list[tuple[str, list[Any]]]:
+    """``["head=flatten,pool", "size=[48,48],[64,64]"]`` as (key, typed values); commas inside
+    brackets do not split values."""
+    grid: list[tuple[str, list[Any]]] = []
+    for item in items:
+        if "=" not in item:
+            raise ConfigError(f"--grid {item!r}: expected key=value1,value2,...")
+        key, text = item.split("=", 1)
+        texts = [t for t in re.split(r",(?![^\[]*\])", text) if t.strip()]
+        if not texts:
+            raise ConfigError(f"--grid {item!r}: no values")
+        values = [next(iter(X.parse_overrides([f"{key}={t.strip()}"]).values())) for t in texts]
+        key = key.strip().replace("-", "_")
+        if key in dict(grid):
+            raise ConfigError(f"--grid {key}: given twice")
+        if len(set(map(repr, values))) != len(values):
+            raise ConfigError(f"--grid {key}: a value is listed twice")
+        grid.append((key, values))
+    return grid
+
+
+def variants(grid: list[tuple[str, list[Any]]]) -> list[dict[str, Any]]:
+    """Every combination of the grid's values, the first key varying slowest."""
+    keys = [k for k, _ in grid]
+    return [dict(zip(keys, combo)) for combo in itertools.product(*(v for _, v in grid))]
+
+
+def label(variant: dict[str, Any]) -> str:
+    """A variant's folder name and table label, e.g. ``head=pool,crop=person``."""
+    def text(v: Any) -> str:
+        return "x".join(map(str, v)) if isinstance(v, (tuple, list)) else str(v)
+    return ",".join(f"{k}={text(v)}" for k, v in variant.items()) or "preset"
+
+
+def study(experiment: str, preset: str, grid, *, overrides: dict[str, Any], seeds: int
+          ) -> list[tuple[str, list[X.TrainConfig]]]:
+    """(label, one config per seed) of every variant; refuses a study without a validation split."""
+    clash = sorted(set(overrides) & {k for k, _ in grid})
+    if clash:
+        raise ConfigError(f"{', '.join(clash)}: given both as an override and in --grid")
+    plan = []
+    for variant in variants(grid) or [{}]:
+        cfgs = [X.make_config(experiment, preset, **{**overrides, **variant, "seed": seed})
+                for seed in range(seeds)]
+        if not cfgs[0].val_fraction:
+            raise ConfigError("val_fraction=0: tune chooses on a validation split only; set "
+                              "val_fraction (e.g. val_fraction=0.2) or use a preset that does")
+        plan.append((label(variant), cfgs))
+    return plan
+
+
+def main(args) -> int:
+    """``actionpose tune``: the plan, or train every variant and print validation accuracy."""
+    from actionpose.train.runs import ensure_run, run_dir
+
+    overrides = X.parse_overrides(args.overrides)
+    overrides["split"] = args.split
+    if args.data is not None:
+        overrides["dataset"] = args.data if args.data in X.DATASETS else str(Path(args.data).resolve())
+    plan = study(args.experiment, args.preset, parse_grid(args.grid), overrides=overrides, seeds=args.seeds)
+    out = Path(args.out)
+    if args.plan:
+        for name, cfgs in plan:
+            print(f"{name}: {len(cfgs)} run(s), e.g. {run_dir(cfgs[0], out / name)}")
+        print(f"tune: {sum(len(c) for _, c in plan)} run(s) in {len(plan)} variant(s); val_fraction "
+              f"{plan[0][1][0].val_fraction}, split {args.split}; nothing trained (--plan)")
+        return 0
+    rows = []
+    for name, cfgs in plan:
+        accs = [ensure_run(cfg, out / name, progress=not args.quiet)["final"]["val_video_acc"]
+                for cfg in cfgs]
+        rows.append((name, statistics.fmean(accs), accs))
+    rows.sort(key=lambda r: -r[1])
+    table = out / f"tune-{args.experiment}-{args.preset}-split{args.split}.csv"
+    with atomic_path(table) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["variant", "val_video_acc_mean", *[f"val_video_acc_seed{s}" for s in range(args.seeds)]])
+            writer.writerows([name, f"{mean:.4f}", *[f"{a:.4f}" for a in accs]] for name, mean, accs in rows)
+    print(f"{'variant':<48} val video acc (mean over {args.seeds} seed(s))")
+    for name, mean, accs in rows:
+        print(f"{name:<48} {100 * mean:5.1f}  ({', '.join(f'{100 * a:.1f}' for a in accs)})")
+    print(f"tune: validation only (the test split is not shown); table in {table}", file=sys.stderr)
+    return 0
+
+
+__all__ = ["parse_grid", "variants", "label", "study", "main"]
