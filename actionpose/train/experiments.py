@@ -231,7 +231,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "jhmdb": {
         "all": dict(dataset="jhmdb", num_frames=16, size=(64, 64), epochs=40, batch_size=16,
                     clips_per_video=2, workers=2, val_fraction=0.2),
-        "pose_only": dict(head="pool", crop="person", width=0.5, optimizer="adamw", lr=2e-3,
+        "pose_only": dict(head="pool", crop="person", width=0.5, fc_dim=256, optimizer="adamw", lr=2e-3,
                           weight_decay=0.05, schedule="cosine", warmup_epochs=2.0,
                           label_smoothing=0.1, dropout=0.3),
     },
