@@ -78,3 +78,26 @@ def test_fit_without_validation_writes_no_val_records(smoke_data, tmp_path):
     folder = run_dir(cfg, tmp_path)
     assert list(pd.read_csv(folder / "metrics.csv").columns) == METRIC_COLUMNS
     assert not (folder / VAL_FILE).exists() and not (folder / VAL_VIDEOS).exists()
+
+
+def test_resumed_run_keeps_its_validation_records(smoke_data, tmp_path):
+    cfg = make_config("pose-only", "smoke", val_fraction=0.3, **TINY)
+    engine.fit(cfg, tmp_path / "whole", data_root=smoke_data, progress=False)
+    assert engine.fit(cfg, tmp_path / "cut", data_root=smoke_data, progress=False,
+                      stop_after_epochs=1) == {"complete": False, "epoch": 1}
+    engine.fit(cfg, tmp_path / "cut", data_root=smoke_data, progress=False, resume=True)
+    whole, cut = run_dir(cfg, tmp_path / "whole"), run_dir(cfg, tmp_path / "cut")
+    columns = [c for c in METRIC_COLUMNS + VAL_COLUMNS if c != "seconds"]
+    pd.testing.assert_frame_equal(pd.read_csv(whole / "metrics.csv")[columns],
+                                  pd.read_csv(cut / "metrics.csv")[columns])
+    for name in (VAL_FILE, VAL_VIDEOS):
+        assert (whole / name).read_text() == (cut / name).read_text()
+
+
+def test_a_training_split_without_two_videos_in_any_class_is_refused(tmp_path):
+    root = tmp_path / "tree"
+    (root / "splits").mkdir(parents=True)
+    for cls in ("a", "b"):
+        (root / "splits" / f"{cls}_test_split1.txt").write_text(f"{cls}1.avi 1\n{cls}2.avi 2\n")
+    with pytest.raises(ConfigError, match="no class of split 1's training subset"):
+        engine.carve(make_config("pose-only", "smoke", val_fraction=0.5), root)
