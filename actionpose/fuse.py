@@ -8,8 +8,9 @@ videos with the same labels (videos are aligned by name, classes by name).
 Weights: ``equal`` (the default), two numbers ``a,b`` (normalised), or ``tuned``: the w_a on a
 grid of 0.05 steps with the best video accuracy on the runs' *validation* predictions
 (``val_predictions.csv`` in each run, predictions on a validation split carved from the training
-split, see :mod:`actionpose.data.validation`); ties go to the weights nearest equal. The test
-predictions are never read while tuning. A run without validation predictions cannot be tuned.
+split: train with ``val_fraction`` > 0, see :mod:`actionpose.data.validation`); ties go to the
+weights nearest equal. The test predictions are never read while tuning. A run without
+validation predictions cannot be tuned.
 
 The fused predictions go to ``OUT`` (same columns as a run's predictions.csv) and the weights
 and accuracies to ``OUT.json``, both written atomically.
@@ -26,9 +27,9 @@ import numpy as np
 
 from actionpose.errors import ConfigError, DataError
 from actionpose.io import write_json
+from actionpose.train.runs import VAL_FILE, _write_predictions  # a run's own files and format
 
 TEST_FILE = "predictions.csv"
-VAL_FILE = "val_predictions.csv"
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # w_a in steps of 0.05
 
 
@@ -191,8 +192,6 @@ def fuse_runs(run_a: str | Path, run_b: str | Path, *, weights: str | tuple[floa
 
 def write_fused(out: str | Path, result: dict) -> Path:
     """``out`` (predictions CSV) and ``out.json`` (weights, accuracies), each atomically."""
-    from actionpose.train.runs import _write_predictions  # the runs' own predictions format
-
     out = Path(out)
     scores = result["scores"]
     _write_predictions(out, {"names": result["videos"], "labels": result["labels"],

@@ -184,7 +184,8 @@ def test_cli_missing_run(tmp_path, capsys):
 
 
 def test_fuse_two_real_smoke_runs(tmp_path, capsys):
-    """Two runs trained by the engine (c3d and c3d-pose, smoke preset) fuse as they are."""
+    """Two runs trained by the engine (c3d and c3d-pose, smoke preset) fuse as they are; with a
+    validation split (val_fraction) their weights are tuned on it."""
     from actionpose.data import synthetic
 
     data = tmp_path / "puppet-smoke"
@@ -208,3 +209,15 @@ def test_fuse_two_real_smoke_runs(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "val_predictions.csv: missing: tuned weights need" in err and err.count("\n") == 1
     assert not (tmp_path / "t.csv").exists()
+
+    val_runs = tmp_path / "val_runs"
+    for experiment in ("c3d", "c3d-pose"):
+        assert cli.main(["train", experiment, "--preset", "smoke", "--data", str(data), "--out",
+                         str(val_runs), "--quiet", "val_fraction=0.3"]) == 0
+    folders = [next((val_runs / e).iterdir()) for e in ("c3d", "c3d-pose")]
+    assert cli.main(["fuse", *map(str, folders), "--weights", "tuned", "--out", str(out)]) == 0
+    summary = json.loads((tmp_path / "fused.csv.json").read_text())
+    val_a, val_b = (read_predictions(f / "val_predictions.csv") for f in folders)
+    assert summary["weights_from"] == "tuned on validation"
+    assert tuple(summary["weights"]) == tune_weights(val_a, val_b)
+    assert not set(val_a.videos) & set(read_predictions(folders[0] / "predictions.csv").videos)
