@@ -150,7 +150,8 @@ class PersonCrop:
 
     def __post_init__(self):
         if not (0 <= self.pad <= 1 and self.aspect > 0):
-            raise ConfigError(f"person crop needs pad in [0, 1] and aspect > 0, got {self.pad}, {self.aspect}")
+            raise ConfigError(f"person crop needs pad in [0, 1] and aspect > 0, got {self.pad}, "
+                              f"{self.aspect}")
 
     def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
         found = _person_extent(clip)

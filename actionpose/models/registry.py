@@ -117,6 +117,13 @@ def check_weights(family: str, weights: str | None) -> None:
                           f"{', '.join(fam.weights)} or a file")
 
 
+def check_mask_inputs(family: str, mask_inputs) -> None:
+    """Mask-derived channels (``cfg.mask_inputs``) need a family whose input is the mask."""
+    if mask_inputs and "mask" not in get_family(family).inputs.values():
+        raise ConfigError(f"mask_inputs={list(mask_inputs)!r}: family {family!r} does not take the "
+                          "mask as its input, so it has no channels to add them to")
+
+
 def check_pose(family: str, pose: str) -> None:
     """Refuse a family/pose pair that cannot run, naming the pose modes the family allows."""
     fam, _ = get_family(family), get_pose_mode(pose)
@@ -148,7 +155,9 @@ def build_model(cfg, num_classes: int) -> nn.Module:
     """The family's model for ``cfg``, wrapped by its input-level pose mode."""
     fam, pose = get_family(cfg.family), get_pose_mode(cfg.pose)
     check_pose(cfg.family, cfg.pose)
-    model = fam.build(cfg, num_classes=num_classes, in_channels=fam.in_channels + pose.extra_channels)
+    check_mask_inputs(cfg.family, cfg.mask_inputs)
+    model = fam.build(cfg, num_classes=num_classes,
+                      in_channels=fam.in_channels + pose.extra_channels + len(cfg.mask_inputs))
     stride = getattr(model, "feature_stride", fam.feature_stride)
     if heatmap_size(cfg) is not None and stride != fam.feature_stride:
         raise ConfigError(f"backbone {cfg.backbone!r} has feature stride {stride}, the heatmaps "
@@ -218,9 +227,9 @@ def _c3d(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
 def _pose_only(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
     from actionpose.models.pose_only import pose_only
 
-    return pose_only(num_classes=num_classes, in_channels=in_channels + len(cfg.mask_inputs),
-                     width=cfg.width, fc_dim=cfg.fc_dim, num_frames=cfg.num_frames,
-                     size=tuple(cfg.size), dropout=cfg.dropout, head=cfg.head)
+    return pose_only(num_classes=num_classes, in_channels=in_channels, width=cfg.width,
+                     fc_dim=cfg.fc_dim, num_frames=cfg.num_frames, size=tuple(cfg.size),
+                     dropout=cfg.dropout, head=cfg.head)
 
 
 _ATTENTION_POSE = {"heatmaps_concat": "concat", "heatmaps_reg": "regularized"}
@@ -281,5 +290,6 @@ for _arch, _what in (("r3d_18", "3-D convs"), ("mc3_18", "3-D convs in the first
 
 
 __all__ = ["PoseMode", "Family", "POSE_MODES", "FAMILIES", "INPUT_LEVEL", "register_pose_mode",
-           "register_family", "get_family", "get_pose_mode", "check_pose", "check_weights", "modalities",
-           "heatmap_size", "build_model", "model_inputs", "forward", "compute_loss"]
+           "register_family", "get_family", "get_pose_mode", "check_pose", "check_mask_inputs",
+           "check_weights", "modalities", "heatmap_size", "build_model", "model_inputs", "forward",
+           "compute_loss"]

@@ -11,8 +11,8 @@ tune on it). With ``val_fraction`` > 0 a validation split is carved per class fr
 split (``data.validation``, seeded by ``val_seed``), the model trains on the rest and is also
 measured on it each epoch (``val_*`` columns); ``val_videos.txt`` records the carve and
 ``val_predictions.csv`` the final model's validation predictions, for choices (fusion weights,
-settings) that must never read the test split. With ``deterministic=True`` a resumed run ends with metrics identical to an
-uninterrupted one (see ``train.sampling``).
+settings) that must never read the test split. With ``deterministic=True`` a resumed run ends
+with metrics identical to an uninterrupted one (see ``train.sampling``).
 """
 from __future__ import annotations
 

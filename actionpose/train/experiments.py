@@ -311,17 +311,15 @@ def validate(cfg: TrainConfig) -> None:
     """Reject configs that cannot run, with the reason."""
     check_ranges(cfg)
     from actionpose.models.guidance import SPACES
-    from actionpose.models.registry import check_pose, check_weights
+    from actionpose.models.registry import check_mask_inputs, check_pose, check_weights
 
     check_pose(cfg.family, cfg.pose)  # the family/pose pair, from the model registry
     check_weights(cfg.family, cfg.weights)
+    check_mask_inputs(cfg.family, cfg.mask_inputs)
     if cfg.weaken_space not in SPACES:
         raise ConfigError(f"weaken_space must be one of {', '.join(SPACES)}, got {cfg.weaken_space!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:
         raise ConfigError("a flow temporal stream needs num_frames >= 2")
-    if cfg.mask_inputs and cfg.pose != "pose_only":
-        raise ConfigError(f"mask_inputs={list(cfg.mask_inputs)!r}: only pose=pose_only takes the mask "
-                          f"(and its derived channels) as the input; pose={cfg.pose!r}")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -102,7 +102,8 @@ def main(args) -> int:
     with atomic_path(table) as tmp:
         with open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["variant", "val_video_acc_mean", *[f"val_video_acc_seed{s}" for s in range(args.seeds)]])
+            writer.writerow(["variant", "val_video_acc_mean",
+                             *[f"val_video_acc_seed{s}" for s in range(args.seeds)]])
             writer.writerows([name, f"{mean:.4f}", *[f"{a:.4f}" for a in accs]] for name, mean, accs in rows)
     print(f"{'variant':<48} val video acc (mean over {args.seeds} seed(s))")
     for name, mean, accs in rows:
