@@ -101,3 +101,14 @@ def test_a_training_split_without_two_videos_in_any_class_is_refused(tmp_path):
         (root / "splits" / f"{cls}_test_split1.txt").write_text(f"{cls}1.avi 1\n{cls}2.avi 2\n")
     with pytest.raises(ConfigError, match="no class of split 1's training subset"):
         engine.carve(make_config("pose-only", "smoke", val_fraction=0.5), root)
+
+
+def test_a_fresh_attempt_clears_the_previous_validation_predictions(smoke_data, tmp_path):
+    """Retraining a finished run from scratch must not leave the old model's val predictions
+    beside the new, unfinished one."""
+    cfg = make_config("pose-only", "smoke", val_fraction=0.3, **TINY)
+    engine.fit(cfg, tmp_path, data_root=smoke_data, progress=False)
+    folder = run_dir(cfg, tmp_path)
+    assert (folder / VAL_FILE).exists()
+    engine.fit(cfg, tmp_path, data_root=smoke_data, progress=False, stop_after_epochs=1)
+    assert not (folder / VAL_FILE).exists() and (folder / VAL_VIDEOS).exists()

@@ -41,8 +41,8 @@ CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
 # Present only in runs with a validation split (val_fraction > 0); VAL_FILE is what fuse reads.
 VAL_COLUMNS = ["val_loss", "val_clip_acc", "val_video_acc"]
 VAL_FILE, VAL_VIDEOS = "val_predictions.csv", "val_videos.txt"
-RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt",
-                VAL_FILE, VAL_VIDEOS)
+RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt")
+VAL_RECORD_FILES = (VAL_FILE, VAL_VIDEOS)
 
 
 def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
@@ -91,7 +91,7 @@ def _prepare_locked(folder: Path, cfg: TrainConfig, *, resume: bool, main: bool)
             raise ConfigError(f"{folder}: holds a run with a different config, not replaced:\n  "
                               + "\n  ".join(diff) + "\n  pass --out elsewhere for this variant, or "
                               "move that run away")
-        for name in RECORD_FILES:
+        for name in (*RECORD_FILES, *VAL_RECORD_FILES):
             (folder / name).unlink(missing_ok=True)
     return None
 
