@@ -104,7 +104,7 @@ def _add_pose_extract(p: argparse.ArgumentParser) -> str:
 def _add_train(p: argparse.ArgumentParser) -> str:
     p.add_argument("experiment", help="an experiment name (see `actionpose list`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. lr=0.003")
-    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
     p.add_argument("--data", default=None, help="puppet | actors | jhmdb | a JHMDB-format root")
     p.add_argument("--split", type=int, default=None, help="official split 1..3")
     p.add_argument("--seed", type=int, default=None)
@@ -118,7 +118,7 @@ def _add_train(p: argparse.ArgumentParser) -> str:
 
 
 def _add_reproduce(p: argparse.ArgumentParser) -> str:
-    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
     p.add_argument("--seeds", type=_positive, default=3, help="seeds per experiment (default 3)")
     p.add_argument("--data", default=None, help="use this JHMDB-format root instead of the embedded dataset")
     p.add_argument("--only", action="append", default=[], help="run only this experiment (repeatable)")
@@ -160,7 +160,7 @@ def _add_seeds(p: argparse.ArgumentParser) -> str:
     mode.add_argument("--plan", action="store_true", help="print what would be trained; train nothing")
     mode.add_argument("--until-decided", action="store_true",
                       help="add one seed of the pair at a time until the stopping rule ends the claim")
-    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper (default cpu)")
+    p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
     p.add_argument("--jobs", type=_positive, default=1, help="runs trained side by side (default 1)")
     p.add_argument("--out", default="runs", help="runs folder (default runs/)")
     p.add_argument("--results", default="results", help="the records are RESULTS/records")

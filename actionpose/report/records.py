@@ -22,7 +22,10 @@ from actionpose.errors import DataError
 from actionpose.io import atomic_dir
 from actionpose.report.stats import binomial_se, wilson95
 
-RECORD_FILES = ("config.json", "metrics.csv", "predictions.csv", "summary.json")
+# val_*: the validation split carved from training (runs with val_fraction > 0): what choices
+# such as fusion weights are made on, kept so that a record shows they never saw the test split
+RECORD_FILES = ("config.json", "metrics.csv", "predictions.csv", "summary.json", "val_predictions.csv",
+                "val_videos.txt")
 SUMMARY_KEYS = ("experiment", "dataset", "split", "seed", "preset", "epochs", "final", "seconds_total")
 PATTERNS = ("*/*/summary.json", "*/*/*/summary.json")  # run folders, records
 

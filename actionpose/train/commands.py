@@ -78,7 +78,8 @@ def list_experiments(args) -> int:
     print("presets:")
     notes = {"smoke": "seconds per experiment; CI and nbval",
              "cpu": "narrow models, low resolution: minutes per run on 2 cores (default)",
-             "paper": "the report's settings on JHMDB, for a GPU"}
+             "paper": "the report's settings on JHMDB, for a GPU",
+             "jhmdb": "pose-only on real JHMDB masks (defaults still to be chosen on validation)"}
     for name in X.PRESETS:
         print(f"  {name:<34} {notes.get(name, '')}")
     return 0
