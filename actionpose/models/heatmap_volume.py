@@ -22,12 +22,13 @@ class HeatmapVolumeStream(nn.Module):
 
     def __init__(self, *, num_classes: int, frame_size: Sequence[int], num_frames: int,
                  volume: VolumeConfig = VolumeConfig(), width: float = 0.25, fc_dim: int = 256,
-                 dropout: float = 0.5):
+                 dropout: float = 0.5, head: str = "flatten"):
         super().__init__()
         self.frame_size = tuple(int(v) for v in frame_size)
         self.volume = volume
         self.net = pose_only(num_classes=num_classes, in_channels=volume.channels, width=width,
-                             fc_dim=fc_dim, num_frames=num_frames, size=volume.size, dropout=dropout)
+                             fc_dim=fc_dim, num_frames=num_frames, size=volume.size, dropout=dropout,
+                             head=head)
 
     def make_volume(self, joints: torch.Tensor, confidence: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
