@@ -247,3 +247,14 @@ def test_backfilled_records_are_rebuilt_exactly_from_the_committed_tables(tmp_pa
         committed = records / folder.relative_to(tmp_path / "records")
         for name in ("metrics.csv", "summary.json"):
             assert filecmp.cmp(folder / name, committed / name, shallow=False), committed / name
+
+
+def test_compare_settings_pairs_the_same_runs_across_two_folders(tmp_path):
+    from actionpose.report import compare_settings
+
+    write_pair(tmp_path / "fp32", [0.50, 0.40, 0.60], [0.70, 0.60, 0.80])
+    write_pair(tmp_path / "bf16", [0.45, 0.35], [0.70, 0.65])  # seed 2 not trained: left out
+    table = compare_settings(tmp_path / "fp32", tmp_path / "bf16").set_index("experiment")
+    assert table.loc["c3d", "n_pairs"] == 2 and table.loc["c3d", "delta"] == pytest.approx(-0.05)
+    assert table.loc["c3d", "delta_ci95"] == pytest.approx(0.0, abs=1e-9)
+    assert table.loc["c3d-pose", "deltas"] == "+0.0 +5.0"

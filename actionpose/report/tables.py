@@ -214,3 +214,23 @@ def compare(source, baseline: str, treatment: str, dataset: str = "puppet",
                  == (baseline, treatment, dataset)), None)
     claim = claim_holds(d, comp.expect) if comp and context_bias is None else None
     return Paired(table.sort_values(["split", "seed"]).reset_index(drop=True), d, verdict(d), claim)
+
+
+def compare_settings(baseline_source, treatment_source, metric: str = METRIC) -> pd.DataFrame:
+    """The same runs trained under two settings (e.g. fp32 vs bf16: two runs or records folders):
+    per (experiment, dataset, preset, split, context bias), Δ = treatment − baseline paired by
+    seed, with its 95% t interval. Runs present on one side only are left out."""
+    keys = ["experiment", "dataset", "preset", "context_bias", "split", "seed"]
+    a, b = load_runs(baseline_source), load_runs(treatment_source)
+    both = a[keys + [metric]].merge(b[keys + [metric]], on=keys, suffixes=("_baseline", "_treatment"))
+    rows = []
+    for key, group in both.groupby(keys[:-1], dropna=False, sort=True):
+        deltas = group[f"{metric}_treatment"] - group[f"{metric}_baseline"]
+        mean, half = ci95(deltas)
+        rows.append({**dict(zip(keys[:-1], key)), "n_pairs": len(group),
+                     "baseline": float(group[f"{metric}_baseline"].mean()),
+                     "treatment": float(group[f"{metric}_treatment"].mean()),
+                     "delta": mean, "delta_ci95": half,
+                     "deltas": " ".join(f"{d * 100:+.1f}" for d in deltas)})
+    return pd.DataFrame(rows)
+
