@@ -208,6 +208,7 @@ for _mode in (
              "attention)", reads=("joints",)),
     PoseMode("heatmaps_reg", "joint heatmaps as an auxiliary target", reads=("joints",)),
     PoseMode("pose_only", "the person mask alone is the input", reads=("mask",)),
+    PoseMode("joints", "the joints (with their confidences) alone are the input", reads=("joints",)),
 ):
     register_pose_mode(_mode)
 
@@ -264,6 +265,26 @@ def _two_stream_reads(cfg) -> tuple[str, ...]:
     return ("frames", "flow") if cfg.temporal_input == "flow" else ("frames",)
 
 
+def _stgcn(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
+    from actionpose.models.stgcn import JointStream
+
+    return JointStream(num_classes=num_classes, frame_size=tuple(cfg.size), width=cfg.width,
+                       dropout=cfg.dropout, with_confidence=in_channels == 3)
+
+
+def _heatmap_volume(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
+    from actionpose.models.heatmap_volume import HeatmapVolumeStream
+    from actionpose.pose.volumes import VolumeConfig
+
+    # the volume at half the clip's size (PoseC3D: 56 px maps for 112-224 px frames)
+    volume = VolumeConfig(size=tuple(max(1, s // 2) for s in cfg.size),
+                          sigma=cfg.heatmap_sigma or VolumeConfig.sigma)
+    return HeatmapVolumeStream(num_classes=num_classes, frame_size=tuple(cfg.size),
+                               num_frames=cfg.num_frames, volume=volume, width=cfg.width,
+                               fc_dim=cfg.fc_dim, dropout=cfg.dropout, head=cfg.head)
+
+
+_JOINTS = {"joints": "joints", "confidence": "joint_conf"}
 _IMAGENET = ("imagenet", "efficientnet-lite0")
 
 register_family(Family(
@@ -282,6 +303,14 @@ register_family(Family(
 register_family(Family(
     "pose_only", _pose_only, {"x": "mask"}, ("pose_only",),
     "a small 3-D CNN on the person mask alone", in_channels=1, reads=lambda cfg: ()))
+register_family(Family(
+    "stgcn", _stgcn, _JOINTS, ("joints",),
+    "ST-GCN (Yan et al. 2018) on the JHMDB-15 joint coordinates and confidences",
+    memory_format=torch.contiguous_format, reads=lambda cfg: ()))
+register_family(Family(
+    "heatmap_volume", _heatmap_volume, _JOINTS, ("joints",),
+    "joint and limb heatmap volumes (PoseC3D), built on the device, into the pose-only 3-D CNN",
+    reads=lambda cfg: ()))
 for _arch, _what in (("r3d_18", "3-D convs"), ("mc3_18", "3-D convs in the first stage, 2-D after"),
                      ("r2plus1d_18", "(2+1)-D convs")):
     register_family(Family(
