@@ -162,6 +162,13 @@ EXPERIMENTS: dict[str, Experiment] = {
              in_report=False, pose="mask_channel"),
         _exp("r3d", "R3D-18 on RGB clips, no pose", "r3d_18", in_report=False),
         _exp("mc3", "MC3-18 on RGB clips, no pose", "mc3_18", in_report=False),
+        # more ways of feeding pose (issue 18, beyond the report)
+        _exp("c3d-mask-channel", "C3D, the person mask as a 4th input channel", "c3d",
+             in_report=False, pose="mask_channel"),
+        _exp("stgcn", "ST-GCN on the JHMDB-15 joints and their confidences alone", "stgcn",
+             in_report=False, pose="joints"),
+        _exp("heatmap-volume", "joint and limb heatmap volumes (PoseC3D) into a small 3-D CNN",
+             "heatmap_volume", in_report=False, pose="joints"),
     ]
 }
 VIDEO_RESNETS = ("r3d_18", "mc3_18", "r2plus1d_18")
@@ -188,6 +195,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "attention": dict(backbone="resnet18", weights=None),
         "two_stream": dict(backbone="resnet18", temporal_backbone="resnet18", weights=None),
         "pose_only": dict(width=0.125, fc_dim=32),
+        "stgcn": dict(width=0.125),
+        "heatmap_volume": dict(width=0.125, fc_dim=32),
         **{arch: dict(weights=None) for arch in VIDEO_RESNETS},
     },
     "cpu": {
@@ -205,6 +214,11 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
                            optimizer="adamw", lr=3e-4, weight_decay=0.01, epochs=5),
         "pose_only": dict(width=0.25, fc_dim=256, optimizer="adamw", lr=1e-3, weight_decay=0.05,
                           epochs=20),
+        # not yet chosen on data: pose-only's optimisation for the two joint streams
+        "stgcn": dict(width=0.25, dropout=0.0, optimizer="adamw", lr=1e-3, weight_decay=0.05,
+                      epochs=20),
+        "heatmap_volume": dict(width=0.25, fc_dim=256, optimizer="adamw", lr=1e-3,
+                               weight_decay=0.05, epochs=20),
         # full-width torchvision nets: short, small clips so that a run fits on two cores
         **{arch: dict(weights=None, num_frames=8, size=(64, 64), optimizer="adamw", lr=3e-4,
                       weight_decay=0.05, epochs=5) for arch in VIDEO_RESNETS},
@@ -218,6 +232,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "two_stream": dict(backbone="resnet101", temporal_backbone="alexnet", weights="imagenet",
                            size=(224, 224), num_frames=10, lr=0.001),
         "pose_only": dict(width=0.5, fc_dim=512, lr=0.01),
+        "stgcn": dict(width=1.0, dropout=0.0, lr=0.1),  # ST-GCN's own: full width, SGD 0.1
+        "heatmap_volume": dict(width=0.5, fc_dim=512, lr=0.01),
         **{arch: dict(weights="kinetics400", size=(112, 112), num_frames=16, lr=0.001)
            for arch in VIDEO_RESNETS},
     },
