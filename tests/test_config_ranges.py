@@ -93,13 +93,13 @@ def test_existing_weights_file_passes(tmp_path):
     (["--device", "mps"], "actionpose: error: device='mps': must be auto, cpu, cuda or cuda:N"),
     (["lr=-1"], "actionpose: error: lr=-1.0: must be > 0"),
 ])
-def test_cli_refuses_before_touching_data(tmp_path, args, message):
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
-           "ACTIONPOSE_DATA": str(tmp_path / "data")}
-    result = subprocess.run([sys.executable, "-m", "actionpose", "train", "c3d", "--preset", "smoke",
-                             "--out", str(tmp_path / "runs"), *args], capture_output=True, text=True,
-                            env=env, timeout=120, cwd=REPO)
-    assert result.returncode == 2
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(message), result.stderr
+def test_cli_refuses_before_touching_data(tmp_path, args, message, capsys, monkeypatch):
+    from actionpose.cli import main
+
+    monkeypatch.setenv("ACTIONPOSE_DATA", str(tmp_path / "data"))
+    code = main(["train", "c3d", "--preset", "smoke", "--out", str(tmp_path / "runs"), *args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), err
     assert not (tmp_path / "runs").exists() and not (tmp_path / "data").exists()

@@ -68,8 +68,10 @@ def figures(args) -> int:
 
 def list_experiments(args) -> int:
     print("experiments:")
-    for name, family, description in X.describe():
-        print(f"  {name:<34} {family:<11} {description}")
+    rows = X.describe()
+    width = max(len(family) for _, family, _ in rows)
+    for name, family, description in rows:
+        print(f"  {name:<34} {family:<{width}} {description}")
     from actionpose.models.registry import FAMILIES
 
     print("families (pose modes they allow):")
