@@ -19,8 +19,9 @@ install: $(STAMP)
 reproduce: $(STAMP)
 	$(PY) -m actionpose reproduce --preset $(PRESET) --seeds $(SEEDS) --jobs $(JOBS)
 
+# two pytest workers, a whole file per worker (a notebook's cells stay in order in one kernel)
 test: $(STAMP)
-	ACTIONPOSE_PRESET=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider
+	ACTIONPOSE_PRESET=smoke MPLBACKEND=Agg $(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env -p no:cacheprovider -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -61,24 +61,19 @@ def _paper_config(experiment: str, smoke: bool):
 
 
 def _build(cfg, num_classes: int = 21):
-    """The model of ``cfg`` with random weights, and its keyword inputs for a random batch."""
+    """The model of ``cfg`` (built by its registry entry, random weights), its memory format, and
+    its keyword inputs for a random batch."""
+    import dataclasses
+
     import torch
 
-    from actionpose import models
+    from actionpose.models.registry import build_model, get_family
 
+    family = get_family(cfg.family)
+    model = build_model(dataclasses.replace(cfg, weights=None), num_classes)
     b, t, (h, w) = cfg.batch_size, cfg.num_frames, cfg.size
-    if cfg.family == "c3d":
-        model = models.c3d(num_classes=num_classes, width=cfg.width, fc_dim=cfg.fc_dim,
-                           num_frames=t, size=(h, w), dropout=cfg.dropout, batch_norm=cfg.batch_norm)
-        return model, lambda d: {"x": torch.randn(b, 3, t, h, w, device=d)}
-    if cfg.family == "attention":
-        model = models.attention_pool(num_classes=num_classes, backbone=cfg.backbone, weights=None,
-                                      dropout=cfg.dropout)
-    else:
-        model = models.two_stream(num_classes=num_classes, spatial_backbone=cfg.backbone,
-                                  temporal_backbone=cfg.temporal_backbone, num_frames=t,
-                                  init_mode=cfg.init_mode, weights=None, streams=tuple(cfg.streams))
-    return model, lambda d: {"video": torch.randn(b, 3, t, h, w, device=d)}
+    return model, family.memory_format, lambda d: {
+        arg: torch.randn(b, 3, t, h, w, device=d) for arg, key in family.inputs.items() if key == "video"}
 
 
 def _modes(device) -> list[tuple[str, object, bool]]:
@@ -109,13 +104,12 @@ def _step_times(cfg, device, dtype, channels_last: bool, *, warmup: int, steps: 
     from benchmarks.bench_models import _loss
 
     torch.manual_seed(0)
-    model, inputs = _build(cfg)
+    model, fmt, inputs = _build(cfg)
     model = model.to(device).train()
     x = inputs(device)
-    if channels_last:
-        fmt = torch.channels_last_3d if cfg.family == "c3d" else torch.channels_last
+    if channels_last:  # the family's own format: channels_last_3d for 3-D CNNs, channels_last for 2-D
         model = model.to(memory_format=fmt)
-        x = {k: v.contiguous(memory_format=fmt) if v.dim() == 5 and cfg.family == "c3d" else v
+        x = {k: v.contiguous(memory_format=fmt) if v.dim() == 5 and fmt == torch.channels_last_3d else v
              for k, v in x.items()}
     labels = torch.randint(0, 21, (cfg.batch_size,), device=device)
     optimizer = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
@@ -158,12 +152,7 @@ def throughput(smoke: bool, part: Path, budget: float) -> None:
         model_deadline = time.monotonic() + (budget - (time.monotonic() - started)) / (len(MODELS) - index)
         entry = {"model": experiment, "family": cfg.family, "batch": cfg.batch_size,
                  "frames": cfg.num_frames, "size": list(cfg.size), "modes": {}}
-        if cfg.family == "c3d":
-            entry["width"] = cfg.width
-        else:
-            entry["backbone"] = cfg.backbone
-            if cfg.family == "two_stream":
-                entry["temporal_backbone"] = cfg.temporal_backbone
+        entry.update(width=cfg.width, backbone=cfg.backbone, temporal_backbone=cfg.temporal_backbone)
         result["models"].append(entry)
         modes = _modes(device)
         for j, (name, dtype, channels_last) in enumerate(modes):
