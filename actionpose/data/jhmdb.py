@@ -232,21 +232,29 @@ def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
     return np.stack(frames)
 
 
-def write_video(path: str | Path, frames: np.ndarray, fps: float = 30.0) -> None:
-    """Write (T, H, W, 3) uint8 RGB frames as an MJPG .avi atomically."""
+def write_video(path: str | Path, frames, fps: float = 30.0, *, fourcc: str = "MJPG") -> None:
+    """Write uint8 RGB frames ((T, H, W, 3), or any iterable of (H, W, 3)) atomically with OpenCV;
+    the container follows ``path``'s suffix (MJPG in .avi by default)."""
     import cv2
 
     path = Path(path)
-    T, H, W, _ = frames.shape
     with atomic_path(path) as tmp:
-        tmp_avi = tmp.with_suffix(".avi")
-        writer = cv2.VideoWriter(str(tmp_avi), cv2.VideoWriter_fourcc(*"MJPG"), fps, (W, H))
-        if not writer.isOpened():
-            raise DataError(path, "OpenCV cannot open a video writer")
-        for img in frames:
-            writer.write(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR))
-        writer.release()
-        tmp_avi.replace(tmp)
+        tmp_video = tmp.with_name(tmp.name + (path.suffix or ".avi"))
+        writer = None
+        try:
+            for img in frames:
+                if writer is None:
+                    H, W = img.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*fourcc), fps, (W, H))
+                    if not writer.isOpened():
+                        raise DataError(path, f"OpenCV cannot open a {fourcc} video writer")
+                writer.write(cv2.cvtColor(np.ascontiguousarray(img), cv2.COLOR_RGB2BGR))
+            if writer is None:
+                raise DataError(path, "no frames to write")
+            writer.release()
+            tmp_video.replace(tmp)
+        finally:
+            tmp_video.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------

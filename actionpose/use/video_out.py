@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from actionpose.errors import DataError
 from actionpose.io import atomic_path
 
 __all__ = ["draw_frame", "frame_probabilities", "write_annotated", "write_mp4"]
@@ -70,8 +69,8 @@ def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: float) -> st
         import imageio_ffmpeg
     except ImportError:
         imageio_ffmpeg = None
-    with atomic_path(path) as tmp:
-        if imageio_ffmpeg is not None:
+    if imageio_ffmpeg is not None:
+        with atomic_path(path) as tmp:
             writer = imageio_ffmpeg.write_frames(
                 str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p", macro_block_size=1,
                 output_params=["-f", "mp4", "-movflags", "+faststart"], ffmpeg_log_level="error")
@@ -81,23 +80,13 @@ def write_mp4(path: str | Path, frames, size: tuple[int, int], fps: float) -> st
                     writer.send(np.ascontiguousarray(f))
             finally:
                 writer.close()
-            return "h264"
-        import cv2
+        return "h264"
+    from actionpose.data.jhmdb import write_video
 
-        real = tmp.with_name(tmp.name + ".mp4")
-        try:
-            out = cv2.VideoWriter(str(real), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
-            if not out.isOpened():
-                raise DataError(path, "OpenCV cannot open an mp4v video writer")
-            for f in frames:
-                out.write(cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2BGR))
-            out.release()
-            real.replace(tmp)
-        finally:
-            real.unlink(missing_ok=True)
-        print(f"note: {path} is MPEG-4 part 2 (mp4v), which browsers may not play; "
-              "pip install actionpose[video] for H.264", file=sys.stderr)
-        return "mp4v"
+    write_video(path, frames, fps, fourcc="mp4v")
+    print(f"note: {path} is MPEG-4 part 2 (mp4v), which browsers may not play; "
+          "pip install actionpose[video] for H.264", file=sys.stderr)
+    return "mp4v"
 
 
 def write_annotated(path, frames: np.ndarray, fps: float, pose, spans, window_probs, classes) -> dict:
