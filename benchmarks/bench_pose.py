@@ -11,35 +11,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import measurement
-
-REAL_TIME_FPS = 30.0
-SIZE = (240, 320)
+from benchmarks.common import JHMDB_SIZE as SIZE, REAL_TIME_FPS, measurement, real_videos_at_jhmdb_size
 
 
 def run(smoke: bool) -> list[dict]:
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        print("# bench_pose: mediapipe not installed (pip install actionpose[pose]); skipped")
-        return []
-    from actionpose.data import jhmdb
-    from actionpose.paths import shared_realdata
-    from actionpose.extract.pipeline import extract
-    from actionpose.extract.sources import resize
-
-    realdata = shared_realdata()
-    if realdata is None:
-        print("# bench_pose: ../shared/realdata not found; skipped")
-        return []
-    videos = sorted(p for p in realdata.iterdir() if p.suffix.lower() in jhmdb.VIDEO_EXTENSIONS)
-    max_frames = 5 if smoke else None
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_pose_") as tmp:
-        src = Path(tmp) / "in"
-        for v in videos:
-            frames = resize(jhmdb.read_video(v, max_frames=max_frames), SIZE)
-            jhmdb.write_video(src / f"{v.stem}.avi", frames, fps=REAL_TIME_FPS)
+        found = real_videos_at_jhmdb_size("bench_pose", Path(tmp) / "in", 5 if smoke else None)
+        if found is None:
+            return []
+        src, realdata = found
+        from actionpose.extract.pipeline import extract
+
         t0 = time.perf_counter()
         summary = extract(src, Path(tmp) / "out", progress=False)
         seconds = time.perf_counter() - t0

@@ -10,38 +10,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import measurement
-
-REAL_TIME_FPS = 30.0
-SIZE = (240, 320)
+from benchmarks.common import REAL_TIME_FPS, measurement, real_videos_at_jhmdb_size
 
 
 def run(smoke: bool) -> list[dict]:
-    try:
-        import mediapipe  # noqa: F401
-    except ImportError:
-        print("# bench_predict: mediapipe not installed (pip install actionpose[pose]); skipped")
-        return []
-    from actionpose.data import jhmdb
-    from actionpose.extract.sources import resize
-    from actionpose.paths import shared_realdata
     from actionpose.train.experiments import make_config
     from actionpose.use.model import model_from_config
     from actionpose.use.predict import predict
 
-    realdata = shared_realdata()
-    if realdata is None:
-        print("# bench_predict: ../shared/realdata not found; skipped")
-        return []
     preset = "smoke" if smoke else "cpu"
-    model = model_from_config(make_config("c3d-pose", preset), [f"class{i}" for i in range(21)])
-    videos = sorted(p for p in realdata.iterdir() if p.suffix.lower() in jhmdb.VIDEO_EXTENSIONS)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
-        src = Path(tmp) / "in"
-        for v in videos:
-            frames = resize(jhmdb.read_video(v, max_frames=10 if smoke else None), SIZE)
-            jhmdb.write_video(src / f"{v.stem}.avi", frames, fps=REAL_TIME_FPS)
+        found = real_videos_at_jhmdb_size("bench_predict", Path(tmp) / "in", 10 if smoke else None)
+        if found is None:
+            return []
+        src, _ = found
+        model = model_from_config(make_config("c3d-pose", preset), [f"class{i}" for i in range(21)])
         for annotate in (False, True):
             frames = seconds = 0.0
             for video in sorted(src.iterdir()):
