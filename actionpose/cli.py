@@ -114,6 +114,9 @@ def _add_train(p: argparse.ArgumentParser) -> str:
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms")
     p.add_argument("--device", default=None, help="auto | cpu | cuda | cuda:N | mps")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--tensorboard", action="store_true",
+                   help="also write each epoch's scalars to RUN/tensorboard/ (needs the tensorboard "
+                        "package: pip install actionpose[tensorboard])")
     return "actionpose.train.commands:train"
 
 
@@ -225,22 +228,47 @@ def _add_predict(p: argparse.ArgumentParser) -> str:
 
 
 def _add_explain(p: argparse.ArgumentParser) -> str:
-    p.add_argument("run", help="a finished run folder")
+    p.add_argument("run", nargs="?", default=None,
+                   help="a finished run folder (or, for each run's test split, a folder of runs)")
     p.add_argument("input", nargs="?", default=None,
                    help="a video, folder of videos or of frames (default: the run's test split)")
-    p.add_argument("--out", required=True, help="folder for the PNG strips and context_reliance.csv")
+    p.add_argument("--out", default=None,
+                   help="folder for the PNG strips and context_reliance.csv (with --test-split: "
+                        "optional, a table and figure of the runs)")
+    p.add_argument("--test-split", nargs="*", default=None, metavar="RUN",
+                   help="context reliance of every test video of each RUN (run folders or folders of "
+                        "runs), written beside it as RUN/context_reliance.csv and .json")
+    p.add_argument("--split", type=int, default=None, help="with --test-split: only runs of this split")
+    p.add_argument("--redo", action="store_true",
+                   help="with --test-split: recompute where RUN/context_reliance.json is up to date")
+    p.add_argument("--strips", type=int, default=None,
+                   help="PNG strips of the first N test videos into --out (default 8; with --test-split 0)")
+    p.add_argument("--data", default=None, help="dataset root, if the run's has moved")
     _add_video_options(p)
     return "actionpose.use.explain:main"
 
 
 def _add_fuse(p: argparse.ArgumentParser) -> str:
-    p.add_argument("run_a", help="a finished run folder (its predictions.csv)")
-    p.add_argument("run_b", help="another finished run on the same test videos and classes")
+    p.add_argument("positional", nargs="*", metavar="RUN_A RUN_B | key=value",
+                   help="two finished run folders on the same test videos and classes; with "
+                        "--pair, config overrides of its runs instead (e.g. pose_jitter=0.05)")
     p.add_argument("--weights", default="equal",
                    help="equal (default) | tuned (on the runs' val_predictions.csv, never the test "
                         "split) | a,b")
-    p.add_argument("--out", default="fused_predictions.csv",
-                   help="fused predictions CSV; weights and accuracies go to OUT.json")
+    p.add_argument("--out", default=None,
+                   help="fused predictions CSV, weights and accuracies to OUT.json (default "
+                        "fused_predictions.csv); with --pair the folder of fused runs (RUNS/fused)")
+    p.add_argument("--pair", default=None,
+                   help="a fused pair of the study (c3d+heatmap-volume, c3d+pose-only, c3d+stgcn): "
+                        "its two runs are found by config under RUNS")
+    p.add_argument("--preset", default="cpu", help="with --pair: the runs' preset (default cpu)")
+    p.add_argument("--seed", type=int, default=0, help="with --pair: the runs' seed (default 0)")
+    p.add_argument("--split", type=int, default=None, help="with --pair: official split 1..3")
+    p.add_argument("--data", default=None, help="with --pair: puppet | actors | jhmdb | a root")
+    p.add_argument("--runs", dest="runs_dir", default="runs", help="with --pair: runs folder (default runs/)")
+    p.add_argument("--train", action="store_true", help="with --pair: train the runs that are missing")
+    p.add_argument("--quiet", action="store_true", help="with --train: no progress bars")
+    p.set_defaults(overrides=[])  # key=value after the options (see main)
     return "actionpose.fuse:main"
 
 

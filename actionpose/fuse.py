@@ -14,6 +14,12 @@ validation predictions cannot be tuned.
 
 The fused predictions go to ``OUT`` (same columns as a run's predictions.csv) and the weights
 and accuracies to ``OUT.json``, both written atomically.
+
+Fused pairs for the study (:data:`FUSED_PAIRS`, ``actionpose fuse --pair NAME --preset P --seed
+S``): two experiments, each trained as an ordinary run, found by their configs in the runs
+folder and fused into ``RUNS/fused/<pair>/<run>/`` with a run's ``summary.json``,
+``predictions.csv`` and ``metrics.csv`` (one row), so the records read the result as experiment
+``<pair>`` and the report pairs it with its baseline by seed like any run.
 """
 from __future__ import annotations
 
@@ -27,7 +33,8 @@ import numpy as np
 
 from actionpose.errors import ConfigError, DataError
 from actionpose.io import write_json
-from actionpose.train.runs import VAL_FILE, _write_predictions  # a run's own files and format
+from actionpose.train.runs import (METRIC_COLUMNS, VAL_FILE, _write_metrics,  # a run's own files
+                                   _write_predictions)
 
 TEST_FILE = "predictions.csv"
 GRID = np.round(np.linspace(0.0, 1.0, 21), 2)  # w_a in steps of 0.05
@@ -200,15 +207,158 @@ def write_fused(out: str | Path, result: dict) -> Path:
     return out
 
 
+# ---------------------------------------------------------------------------------------------
+# fused pairs: the study's late-fusion experiments
+
+
+@dataclass(frozen=True)
+class FusedPair:
+    """Two registered experiments trained as ordinary runs and fused late: ``a`` the RGB
+    stream (the pair's no-pose baseline), ``b`` the pose stream."""
+
+    name: str
+    a: str
+    b: str
+    description: str
+
+
+FUSED_PAIRS: dict[str, FusedPair] = {p.name: p for p in [
+    FusedPair("c3d+heatmap-volume", "c3d", "heatmap-volume",
+              "C3D on RGB + joint and limb heatmap volumes (PoseC3D's RGB + pose fusion)"),
+    FusedPair("c3d+pose-only", "c3d", "pose-only", "C3D on RGB + the 3-D CNN on the person mask"),
+    FusedPair("c3d+stgcn", "c3d", "stgcn", "C3D on RGB + ST-GCN on the joints"),
+]}
+FUSED_DIR = "fused"  # RUNS/fused/<pair>/<run>/
+QUALITY_KEYS = ("pose_jitter", "pose_miss_rate", "pose_offset", "pose_mask_change")
+
+
+def get_pair(name: str) -> FusedPair:
+    if name not in FUSED_PAIRS:
+        raise ConfigError(f"unknown fused pair {name!r} (choose from {', '.join(FUSED_PAIRS)})")
+    return FUSED_PAIRS[name]
+
+
+def pair_configs(pair: str, preset: str = "cpu", seed: int = 0, **overrides) -> tuple:
+    """The two runs' configs (TrainConfig of side a, of side b). ``overrides`` go to both sides,
+    except the pose-quality keys, which go to the side(s) that read pose (the RGB stream sees
+    none: its run stays the clean one)."""
+    from actionpose.models.registry import modalities
+    from actionpose.train.experiments import make_config
+
+    p = get_pair(pair)
+    configs = []
+    for experiment in (p.a, p.b):
+        side = dict(overrides, seed=seed)
+        if not set(modalities(make_config(experiment, preset))) & {"joints", "mask"}:
+            side = {k: v for k, v in side.items() if k not in QUALITY_KEYS}
+        configs.append(make_config(experiment, preset, **side))
+    return tuple(configs)
+
+
+def fuse_pair(pair: str, preset: str = "cpu", seed: int = 0, *, runs: str | Path = "runs",
+              out: str | Path | None = None, weights: str | tuple[float, float] = "equal",
+              train: bool = False, progress: bool = False, **overrides) -> Path:
+    """Fuse seed ``seed`` of ``pair``'s two runs (found by config under ``runs``; ``train``: train
+    or resume those that are missing) into ``OUT/<pair>/<run>/`` (``OUT``: ``runs/fused``), named
+    after side b's run; returns that folder. A run that is missing, unfinished or trained under
+    another config is refused, naming it."""
+    from actionpose.train.runs import config_mismatch, ensure_run, is_complete, read_record, run_dir
+
+    cfg_a, cfg_b = pair_configs(pair, preset, seed, **overrides)
+    folders = []
+    for cfg in (cfg_a, cfg_b):
+        folder = run_dir(cfg, runs)
+        if train:
+            ensure_run(cfg, runs, progress=progress)
+        if not is_complete(folder):
+            raise DataError(folder, f"no finished run of {cfg.experiment} (train it: actionpose train "
+                                    f"{cfg.experiment} --preset {preset} --seed {seed} --out {runs}, "
+                                    "with the same data and overrides, or pass --train)")
+        diff = config_mismatch(folder, cfg)
+        if diff:
+            raise ConfigError(f"{folder}: trained under a different config than the pair asks for: "
+                              + "; ".join(diff))
+        folders.append(folder)
+    result = fuse_runs(*folders, weights=weights)
+    summaries = [read_record(f / "summary.json") for f in folders]
+    target = Path(out if out is not None else Path(runs) / FUSED_DIR) / pair / cfg_b.run_name()
+    target.mkdir(parents=True, exist_ok=True)
+    write_fused_run(target, result, pair_summary(get_pair(pair), cfg_a, cfg_b, summaries, result))
+    return target
+
+
+def pair_summary(pair: FusedPair, cfg_a, cfg_b, summaries: list[dict], result: dict) -> dict:
+    """A run's summary.json for a fused pair (experiment ``pair.name``, one "epoch": the fusion),
+    with what was fused, how, and both runs' configs."""
+    scores, labels = result["scores"], np.asarray(result["labels"])
+    top5 = None
+    if scores.shape[1] > 5:  # as a run's test_video_top5
+        top = np.argsort(-scores, axis=1)[:, :5]
+        top5 = float(np.mean([labels[i] in top[i] for i in range(len(labels))]))
+    s_a, s_b = summaries
+    fused = result["summary"]
+    return {
+        "complete": True, "experiment": pair.name, "run": cfg_b.run_name(),
+        "dataset": s_b["dataset"], "data_root": s_b.get("data_root"),
+        "context_bias": s_b.get("context_bias"), "preset": cfg_b.preset, "split": cfg_b.split,
+        "seed": cfg_b.seed, "classes": list(result["classes"]), "num_test_videos": fused["videos"],
+        "epochs": 1,
+        "final": {"test_video_acc": fused["accuracy_fused"], "test_video_top5": top5},
+        "seconds_total": float(s_a["seconds_total"]) + float(s_b["seconds_total"]),
+        "peak_rss_gib": max((s.get("peak_rss_gib") or 0.0) for s in summaries) or None,
+        "fused": {**fused, "pair": pair.name, "experiment_a": pair.a, "experiment_b": pair.b},
+        # what the records read in place of a config.json (a fused pair has no single config)
+        "config": {"context_bias": cfg_b.context_bias,
+                   **{k: getattr(cfg_b, k) for k in QUALITY_KEYS},
+                   "runs": {"a": cfg_a.to_dict(), "b": cfg_b.to_dict()}},
+    }
+
+
+def write_fused_run(folder: Path, result: dict, summary: dict) -> None:
+    """predictions.csv, metrics.csv (the fusion as its one epoch) and summary.json, the last
+    written last (it marks the folder complete)."""
+    scores = result["scores"]
+    _write_predictions(folder / TEST_FILE, {"names": result["videos"], "labels": result["labels"],
+                                            "preds": scores.argmax(1), "scores": scores},
+                       list(result["classes"]))
+    row = dict.fromkeys(METRIC_COLUMNS)
+    row.update(epoch=1, **summary["final"])
+    _write_metrics(folder / "metrics.csv", [row])
+    write_json(folder / "summary.json", summary)
+
+
 def main(args) -> int:
-    result = fuse_runs(args.run_a, args.run_b, weights=args.weights)
-    out = write_fused(args.out, result)
-    s = result["summary"]
-    print(f"fused {s['videos']} test videos, weights {s['weights'][0]:.2f} / {s['weights'][1]:.2f} "
-          f"({s['weights_from']}): accuracy {100 * s['accuracy_fused']:.1f}% "
-          f"(A {100 * s['accuracy_a']:.1f}%, B {100 * s['accuracy_b']:.1f}%) -> {out}")
+    if args.pair is not None:
+        return _main_pair(args)
+    given = [*args.positional, *args.overrides]
+    if len(given) != 2:
+        raise ConfigError(f"fuse takes two run folders, or --pair NAME; got {len(given)} argument(s)")
+    result = fuse_runs(*given, weights=args.weights)
+    out = write_fused(args.out or "fused_predictions.csv", result)
+    _print(result["summary"], out)
     return 0
 
 
+def _main_pair(args) -> int:
+    from actionpose.train.experiments import DATASETS, parse_overrides
+
+    overrides = parse_overrides([*args.positional, *args.overrides])
+    if args.data is not None:
+        overrides["dataset"] = args.data if args.data in DATASETS else str(Path(args.data).resolve())
+    if args.split is not None:
+        overrides["split"] = args.split
+    folder = fuse_pair(args.pair, args.preset, args.seed, runs=args.runs_dir, out=args.out,
+                       weights=args.weights, train=args.train, progress=not args.quiet, **overrides)
+    _print(json.loads((folder / "summary.json").read_text())["fused"], folder)
+    return 0
+
+
+def _print(s: dict, out: Path) -> None:
+    print(f"fused {s['videos']} test videos, weights {s['weights'][0]:.2f} / {s['weights'][1]:.2f} "
+          f"({s['weights_from']}): accuracy {100 * s['accuracy_fused']:.1f}% "
+          f"(A {100 * s['accuracy_a']:.1f}%, B {100 * s['accuracy_b']:.1f}%) -> {out}")
+
+
 __all__ = ["Predictions", "read_predictions", "align", "parse_weights", "fuse_scores",
-           "tune_weights", "fuse_runs", "write_fused", "main"]
+           "tune_weights", "fuse_runs", "write_fused", "FusedPair", "FUSED_PAIRS", "get_pair",
+           "pair_configs", "fuse_pair", "pair_summary", "write_fused_run", "main"]

@@ -62,3 +62,30 @@ def test_volume_is_built_on_the_device():
     gpu = model.cuda().make_volume(joints.cuda(), conf.cuda())
     assert gpu.is_cuda and torch.allclose(gpu.cpu(), cpu, atol=1e-5)
     assert model(joints.cuda(), conf.cuda()).shape == (2, 4)
+
+
+def test_volume_size_and_sigma_are_config_fields():
+    from actionpose.errors import ConfigError
+    from actionpose.models.registry import build_model
+    from actionpose.train.experiments import make_config, parse_overrides
+
+    default = build_model(make_config("heatmap-volume", "cpu"), 4)  # 8 frames of 64x64
+    assert default.volume.size == (32, 32) and default.volume.sigma == VolumeConfig.sigma
+    overrides = parse_overrides(["volume_size=[16,24]", "heatmap_sigma=1.5"])
+    assert overrides == {"volume_size": (16, 24), "heatmap_sigma": 1.5}
+    model = build_model(make_config("heatmap-volume", "cpu", **overrides), 4)
+    assert model.volume.size == (16, 24) and model.volume.sigma == 1.5
+    assert model.net.input_shape == (J + L, 8, 16, 24)
+    joints = torch.rand(2, 8, J, 2) * 64
+    assert model.make_volume(joints).shape == (2, J + L, 8, 16, 24)
+    for overrides, message in [
+        (dict(volume_size=(65, 16)), "volume_size=(65, 16): must be null or [height, width], two "
+                                     "integers from 1 to the clip's size [64, 64]"),
+        (dict(volume_size=(0, 16)), "volume_size=(0, 16): must be null"),
+        (dict(volume_size=(16,)), "volume_size=(16,): must be null"),
+        (dict(volume_size=(16.5, 16)), "volume_size=(16.5, 16): must be null"),
+        (dict(heatmap_sigma=0.0), "heatmap_sigma=0.0: must be null or > 0"),
+    ]:
+        with pytest.raises(ConfigError) as info:
+            make_config("heatmap-volume", "cpu", **overrides)
+        assert str(info.value).startswith(message) and "\n" not in str(info.value)

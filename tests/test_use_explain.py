@@ -82,8 +82,125 @@ def test_reliance_over_a_runs_folder(trained, tmp_path):
     table = pd.read_csv(tmp_path / "context_reliance_runs.csv")
     assert sorted(table["experiment"]) == ["attention-pose", "c3d-pose"]
     assert table["context_reliance"].between(0, 1).all()
-    assert (tmp_path / "context_reliance_runs.png").read_bytes()[:4] == b"\x89PNG"
-    cached = trained[1]["c3d-pose"] / "eval" / "context_reliance" / "context_reliance.json"
-    stamp = cached.stat().st_mtime_ns
+    assert (tmp_path / "context_reliance.png").read_bytes()[:4] == b"\x89PNG"
+    stored = trained[1]["c3d-pose"] / "context_reliance.json"
+    stamp = stored.stat().st_mtime_ns
     assert cli("explain", runs, "--out", tmp_path).returncode == 0
-    assert cached.stat().st_mtime_ns == stamp  # reused, not recomputed
+    assert stored.stat().st_mtime_ns == stamp  # reused, not recomputed
+
+
+def test_test_split_writes_beside_each_run(trained):
+    """`explain --test-split RUN RUN`: every test video, the CSV and JSON beside each run, the run's
+    record untouched; reused while newer than last.pt, recomputed with --redo or newer weights."""
+    import os
+
+    runs = list(trained[1].values())
+    record = {p: p.read_bytes() for run in runs for p in run.iterdir()
+              if p.is_file() and not p.name.startswith("context_reliance")}
+    proc = cli("explain", "--test-split", *runs, "--redo")
+    assert proc.returncode == 0, proc.stderr
+    assert len(proc.stdout.splitlines()) == 2 and "s/video" in proc.stdout
+    for run in runs:
+        rows = pd.read_csv(run / "context_reliance.csv")
+        predictions = pd.read_csv(run / "predictions.csv")
+        assert list(rows.columns[:5]) == ["video", "label", "prediction", "probability", "context_reliance"]
+        assert sorted(rows["video"]) == sorted(predictions["video"])
+        assert rows["context_reliance"].between(0, 1).all()
+        meta = json.loads((run / "context_reliance.json").read_text())
+        assert meta["videos"] == len(rows) and meta["seconds_per_video"] > 0
+        assert meta["mean_context_reliance"] == pytest.approx(rows["context_reliance"].mean())
+        assert meta["agreement_with_predictions_csv"] == 1.0  # the test loader's clips, fp32
+    assert {p: p.read_bytes() for p in record} == record  # summary.json, metrics.csv, ... unchanged
+    stored = runs[0] / "context_reliance.json"
+    stamp = stored.stat().st_mtime_ns
+    proc = cli("explain", runs[0], "--test-split")  # RUN --test-split: the same
+    assert proc.returncode == 0 and "reused" in proc.stdout and stored.stat().st_mtime_ns == stamp
+    later = stamp / 1e9 + 5
+    os.utime(runs[0] / "last.pt", (later, later))  # newer weights: recomputed
+    proc = cli("explain", "--test-split", runs[0])
+    assert proc.returncode == 0 and "reused" not in proc.stdout and stored.stat().st_mtime_ns > stamp
+
+
+def test_test_split_errors(trained, tmp_path):
+    import shutil
+
+    run = trained[1]["c3d-pose"]
+    one_line_error(cli("explain", "--test-split"), "at least one run")
+    one_line_error(cli("explain", run, tmp_path / "v.mp4", "--test-split"), "run folders only")
+    one_line_error(cli("explain", "--test-split", tmp_path / "nope"), "nope", "not found")
+    (tmp_path / "empty").mkdir()
+    one_line_error(cli("explain", "--test-split", tmp_path / "empty"), "empty", "holding runs")
+    one_line_error(cli("explain", "--test-split", run, "--split", "2"), run.name, "split 1")
+    copy = tmp_path / "runs" / "c3d-pose" / run.name
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("context_reliance*"))
+    (copy / "last.pt").unlink()
+    one_line_error(cli("explain", "--test-split", copy), "no last.pt")
+    # searched (not named): passed over with its reason; nothing else found is an error
+    proc = cli("explain", "--test-split", tmp_path / "runs")
+    one_line_error(proc, "no finished run", "no last.pt")
+    assert not (copy / "context_reliance.csv").exists()
+
+
+@pytest.mark.parametrize("crop", ["resize", "person"])
+def test_the_mask_lies_where_the_model_looks(tmp_path, monkeypatch, crop):
+    """A world whose frames are white exactly on the person's ground-truth mask and black
+    elsewhere, and an attribution that is the brightness of the clip the model is fed: it equals
+    the mask explain measures against only if the mask went through the clip's own sampling, crop
+    and resize (the person crop moves and scales the frame around an off-centre person)."""
+    import torch
+
+    from actionpose.data import jhmdb as J
+    from actionpose.data import synthetic
+    from actionpose.data.clips import denormalize_video
+    from actionpose.train.experiments import make_config
+    from actionpose.use import explain
+    from actionpose.use.model import model_from_config
+
+    monkeypatch.setenv("ACTIONPOSE_DATA", str(tmp_path / "data"))  # the decoded-clip cache
+    root = tmp_path / "world"
+    synthetic.generate(root, synthetic.synth_config("smoke"), workers=1)
+    tests = [e for e in J.read_split(root, 1) if e.subset == "test"]
+    for e in tests:
+        m = J.read_mask(J.mask_path(root, e.cls, e.video)).transpose(2, 0, 1)  # (T, H, W) 0/1
+        J.write_frames(J.frames_dir(root, e.cls, e.video), np.repeat(m[..., None], 3, -1) * np.uint8(255))
+    cfg = make_config("c3d-pose", "smoke", dataset=str(root), crop=crop, workers=0)
+    classes = J.modality_classes(root)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save({"model": model_from_config(cfg, classes).module.model.state_dict(), "classes": classes},
+               run / "last.pt")
+    (run / "config.json").write_text(json.dumps(cfg.to_dict()))
+    (run / "summary.json").write_text(json.dumps({"complete": True, "data_root": str(root)}))
+    gaps, negative, fed = [], [], []
+
+    def brightness(loaded, inputs):
+        fed.append(inputs["video"])
+        maps = (denormalize_video(inputs["video"]).mean(1) / 255).clamp(0, 1).numpy()  # (B, T, H, W)
+        masks = inputs["mask"][:, 0].numpy()
+        gaps.append(np.abs((1 - maps if negative else maps) - masks).max())
+        return maps, np.full((len(maps), len(classes)), 1 / len(classes)), "brightness"
+
+    monkeypatch.setattr(explain, "attribution_maps", brightness)
+    summary = explain.reliance_beside_run(run)
+    assert summary["videos"] == len(tests) and len(gaps) >= 1
+    assert max(gaps) < 0.03, gaps  # pixel for pixel the mask (uint8 rounding of the frames aside)
+    # and the clips are the training engine's test clips (its sampling, crop, resize and cache)
+    from actionpose.data.roots import default_cache_dir
+    from actionpose.models.registry import heatmap_size
+    from actionpose.train.engine import build_datasets
+
+    _, test = build_datasets(cfg, root, heatmap_size=heatmap_size(cfg), cache_dir=default_cache_dir(root))
+    assert torch.equal(torch.cat(fed), torch.stack([test[i]["video"] for i in range(len(test))]))
+    shares = np.array([r["context_reliance"] for r in summary["per_video"]])
+    fractions = np.array([r["mask_fraction"] for r in summary["per_video"]])
+    # sum(m * m) / sum(m) of a soft (resized) mask: below 1 only by its anti-aliased edge
+    assert shares.min() > 0.75 and fractions.max() < 0.2, (shares, fractions)
+    # the control: the same frames as the negative (all evidence outside the person)
+    for e in tests:
+        folder = J.frames_dir(root, e.cls, e.video)
+        J.write_frames(folder, 255 - J.read_frames(folder))
+    negative.append(True)
+    gaps.clear()
+    inverted = explain.reliance_beside_run(run, redo=True)
+    assert max(gaps) < 0.03, gaps
+    assert max(r["context_reliance"] for r in inverted["per_video"]) < 0.1

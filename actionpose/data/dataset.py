@@ -23,7 +23,7 @@ from torch.utils.data import Dataset
 
 from actionpose.data import jhmdb as J
 from actionpose.data.clips import ClipCache, resize_uint8, source_key
-from actionpose.data.transforms import Clip, ClipTransform
+from actionpose.data.transforms import Clip, ClipTransform, DegradePose
 from actionpose.errors import ConfigError, DataError
 
 MODALITIES = ("frames", "joints", "mask", "flow")
@@ -61,8 +61,8 @@ class JHMDB(Dataset):
     ``options`` build :meth:`ClipTransform.standard` (``train`` defaults to ``subset ==
     "train"``): ``num_frames``, ``size``, ``clips_per_video``, ``sampler``, ``crop_scale``,
     ``crop_ratio``, ``flip``, ``flip_prob``, ``heatmap_size``, ``heatmap_sigma``,
-    ``normalize``, ``uint8``. ``cache_dir`` stores decoded uint8 frames and masks at
-    ``cache_size`` (default: the output size times the transform's ``headroom()``;
+    ``normalize``, ``uint8``, ``pose_quality``. ``cache_dir`` stores decoded uint8 frames and
+    masks at ``cache_size`` (default: the output size times the transform's ``headroom()``;
     never above the native size). ``skip_bad`` drops clips whose files are missing or malformed
     (checked cheaply at construction) with a warning; they are listed in ``skipped``.
     ``mask_from_joints`` draws the mask of a clip without a mask file from its joints.
@@ -113,6 +113,9 @@ class JHMDB(Dataset):
         self._keys: dict[tuple, str] = {}
         self._need_frames = "frames" in modalities or "flow" in modalities
         self._need_joints = "joints" in modalities  # and, per clip, where a mask is rendered
+        # the pose-quality knob measures in the person's height, from the joints wherever a tree
+        # has them (a mask's is taller), so its units are the same for every pose mode
+        self._height_joints = any(isinstance(s, DegradePose) for s in transform.steps)
         self._check_folders()
 
         self.classes: list[str] = J.modality_classes(self.root)
@@ -210,6 +213,10 @@ class JHMDB(Dataset):
             clip.lengths["joints"] = jf.num_frames
             if clip.native_size is None:
                 clip.frame_size = self._peek_size(cls, video)
+        elif self._height_joints and clip.native_size is not None \
+                and J.joints_path(root, cls, video).is_file():
+            jf = J.probe_joints(root, cls, video)  # not a modality: its frame count decides nothing
+            clip.joints, clip.joint_conf = jf.joints_xy(), jf.joint_confidence()
         if clip.lengths:
             clip.length = min(clip.lengths.values())
             if len(set(clip.lengths.values())) > 1:
@@ -311,11 +318,13 @@ class JHMDB(Dataset):
                               f"modalities {length}; using the first {n}", stacklevel=2)
                 length = n
         idx = self.transform.sample.indices(length, k, rng)
-        item = Clip(clip.native_size or self.frame_size, wanted=self.modalities, render_mask=False)
+        item = Clip(clip.native_size or self.frame_size, wanted=self.modalities, video=clip.video,
+                    index=k, render_mask=False)
         if self._need_frames:
             item.frames = torch.from_numpy(read_frames(idx)).permute(0, 3, 1, 2)  # (T, 3, H, W)
-        if self._need_joints or clip.render_mask:
-            item.joints, item.conf = clip.joints[idx], clip.joint_conf[idx]
+        if clip.joints is not None:
+            at = np.minimum(idx, len(clip.joints) - 1)  # idx itself where joints are a modality
+            item.joints, item.conf = clip.joints[at], clip.joint_conf[at]
         if "mask" in self.modalities:
             if clip.render_mask:
                 item.render_mask = True

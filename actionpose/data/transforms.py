@@ -22,6 +22,7 @@ from actionpose.data.clips import (
     transform_joints,
 )
 from actionpose.errors import ConfigError
+from actionpose.pose.quality import PoseQuality, clip_seed, degrade_pose
 from actionpose.pose.skeletons import JHMDB15
 
 
@@ -32,11 +33,14 @@ class Clip:
     ``frames`` (T, 3, H, W) and ``mask`` (T, 1, H, W) are uint8 until :class:`Normalize`;
     ``joints`` (T, J, 2) are pixels of a ``frame_size`` frame, ``conf`` (T, J).
     ``render_mask``: the mask is to be drawn from the joints (:class:`MasksFromJoints`);
-    ``wanted``: the modalities the item returns (joints may be loaded only to draw a mask).
+    ``wanted``: the modalities the item returns (joints may be loaded only to draw a mask);
+    ``video`` and ``index``: which video and which of its clips (what evaluation seeds from).
     """
 
     frame_size: tuple[int, int]
     wanted: tuple[str, ...] = ("frames", "joints", "mask")
+    video: str = ""
+    index: int = 0
     frames: torch.Tensor | None = None
     mask: torch.Tensor | None = None
     joints: np.ndarray | torch.Tensor | None = None
@@ -301,6 +305,38 @@ _MASK_INPUT = {"motion": _motion, "distance": _distance}
 
 
 @dataclass(frozen=True)
+class DegradePose:
+    """The pose-quality knob (:class:`~actionpose.pose.quality.PoseQuality`) on the clip's
+    joints, confidences and mask, in output pixels; the frames are never touched. The unit, the
+    person's height, comes from the joints where the clip has them (else from the mask).
+
+    ``random`` (training): the noise is drawn from the item's generator, so it changes with the
+    epoch and the run's seed. Otherwise (evaluation) it is seeded by ``seed``, the video and the
+    clip index alone: every epoch and every run sees the same degraded pose of a test video.
+    A missed frame's joints become (-1, -1) with confidence 0, the sample contract's missing joint.
+    """
+
+    quality: PoseQuality
+    random: bool = True
+    seed: int = 0
+
+    def __call__(self, clip: Clip, rng: np.random.Generator | None) -> None:
+        if clip.joints is None and clip.mask is None:
+            return
+        seed = int(rng.integers(2**62)) if self.random else clip_seed(self.seed, clip.video, clip.index)
+        T = (clip.mask if clip.joints is None else clip.joints).shape[0]
+        joints = clip.joints if clip.joints is not None else torch.full((T, 1, 2), float("nan"))
+        conf = None if clip.joints is None else clip.conf
+        mask = None if clip.mask is None else clip.mask[:, 0]  # (T, H, W) uint8
+        out_joints, out_conf, out_mask = degrade_pose(joints, conf, mask, quality=self.quality,
+                                                      seed=seed, missing=-1.0)
+        if clip.joints is not None:
+            clip.joints, clip.conf = out_joints, out_conf
+        if clip.mask is not None:
+            clip.mask = torch.cat([out_mask[:, None], clip.mask[:, 1:]], dim=1)
+
+
+@dataclass(frozen=True)
 class Heatmaps:
     """Gaussian joint heatmaps (J, T, h, w) of ``size`` (h, w); ``sigma`` in output pixels."""
 
@@ -349,8 +385,16 @@ class ClipTransform:
             if isinstance(s, (RandomResizedCrop, CenterCrop, PersonCrop, Flip)) and i > resized[0]:
                 raise ConfigError(f"{type(s).__name__} must come before Resize (it only chooses the "
                                   "box or flip that Resize applies)")
-            if isinstance(s, (MasksFromJoints, MaskInputs, Heatmaps)) and i < resized[0]:
+            if isinstance(s, (MasksFromJoints, MaskInputs, Heatmaps, DegradePose)) and i < resized[0]:
                 raise ConfigError(f"{type(s).__name__} must come after Resize (it draws on the output)")
+        degrade = [i for i, s in enumerate(self.steps) if isinstance(s, DegradePose)]
+        for i, s in enumerate(self.steps):
+            if isinstance(s, MasksFromJoints) and degrade and i > degrade[0]:
+                raise ConfigError("MasksFromJoints must come before DegradePose (a drawn mask is "
+                                  "degraded like a file's)")
+            if isinstance(s, (MaskInputs, Heatmaps)) and degrade and i < degrade[-1]:
+                raise ConfigError(f"{type(s).__name__} must come after DegradePose (it is made from "
+                                  "the pose the model sees)")
 
     @property
     def random(self) -> bool:
@@ -396,6 +440,7 @@ class ClipTransform:
         uint8: bool = False,
         crop: str = "resize",
         mask_inputs: tuple[str, ...] = (),
+        pose_quality: PoseQuality | None = None,
     ) -> ClipTransform:
         """The study's pipeline. Training: random segments, a random resized crop (``crop_scale``
         None: none), a flip (``flip``, default on) with probability ``flip_prob``; evaluation:
@@ -403,7 +448,8 @@ class ClipTransform:
         masks drawn from joints where needed, heatmaps at ``heatmap_size`` if given, and the
         video normalised (``normalize``: ImageNet, else [0, 1]; ``uint8``: left as bytes).
         ``crop="person"``: a :class:`PersonCrop` of the output's aspect first, in training and
-        evaluation (a random crop then jitters within it); ``mask_inputs``: :class:`MaskInputs`."""
+        evaluation (a random crop then jitters within it); ``mask_inputs``: :class:`MaskInputs`;
+        ``pose_quality``: :class:`DegradePose` (drawn per item in training, fixed per test clip)."""
         if crop not in CROPS:
             raise ConfigError(f"crop must be one of {', '.join(CROPS)}, got {crop!r}")
         steps: list = []
@@ -416,6 +462,8 @@ class ClipTransform:
         elif not 0.0 <= flip_prob <= 1.0:
             raise ConfigError(f"flip_prob must be in [0, 1], got {flip_prob}")
         steps += [Resize((int(size[0]), int(size[1]))), MasksFromJoints()]
+        if pose_quality is not None and not pose_quality.is_perfect:
+            steps.append(DegradePose(pose_quality, random=bool(train)))
         if mask_inputs:
             steps.append(MaskInputs(tuple(mask_inputs)))
         if heatmap_size is not None:
@@ -426,5 +474,5 @@ class ClipTransform:
 
 __all__ = [
     "Clip", "Step", "SampleFrames", "RandomResizedCrop", "CenterCrop", "PersonCrop", "Flip", "Resize",
-    "MasksFromJoints", "MaskInputs", "MASK_INPUTS", "Heatmaps", "Normalize", "CROPS", "ClipTransform",
+    "MasksFromJoints", "MaskInputs", "MASK_INPUTS", "DegradePose", "Heatmaps", "Normalize", "CROPS", "ClipTransform",
 ]

@@ -276,9 +276,9 @@ def _heatmap_volume(cfg, *, num_classes: int, in_channels: int) -> nn.Module:
     from actionpose.models.heatmap_volume import HeatmapVolumeStream
     from actionpose.pose.volumes import VolumeConfig
 
-    # the volume at half the clip's size (PoseC3D: 56 px maps for 112-224 px frames)
-    volume = VolumeConfig(size=tuple(max(1, s // 2) for s in cfg.size),
-                          sigma=cfg.heatmap_sigma or VolumeConfig.sigma)
+    # by default the volume at half the clip's size (PoseC3D: 56 px maps for 112-224 px frames)
+    size = cfg.volume_size or tuple(max(1, s // 2) for s in cfg.size)
+    volume = VolumeConfig(size=tuple(size), sigma=cfg.heatmap_sigma or VolumeConfig.sigma)
     return HeatmapVolumeStream(num_classes=num_classes, frame_size=tuple(cfg.size),
                                num_frames=cfg.num_frames, volume=volume, width=cfg.width,
                                fc_dim=cfg.fc_dim, dropout=cfg.dropout, head=cfg.head)

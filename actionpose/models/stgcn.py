@@ -76,7 +76,7 @@ def graph_input(joints: torch.Tensor, confidence: torch.Tensor | None = None, *,
     valid = torch.isfinite(joints).all(-1)
     if confidence is not None:
         conf = torch.nan_to_num(confidence.to(joints.dtype), nan=0.0).clamp(0, 1)
-        valid &= conf > 0
+        valid = valid & (conf > 0)  # not in place: the ONNX exporter has no in-place and
     else:
         conf = valid.to(joints.dtype)
     H, W = frame_size

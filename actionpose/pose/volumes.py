@@ -99,7 +99,7 @@ def keypoint_volume(joints: torch.Tensor, confidence: torch.Tensor | None = None
         gx = torch.exp(-((xs - pts[..., 0:1]) ** 2) / two_s2)  # (..., T, J, w)
         gy = torch.exp(-((ys - pts[..., 1:2]) ** 2) / two_s2)  # (..., T, J, h)
         maps = gy[..., :, None] * gx[..., None, :] * weight[..., None, None]  # (..., T, J, h, w)
-        out.append(maps.movedim(-3, -4))  # (..., J, T, h, w)
+        out.append(maps.transpose(-3, -4))  # (..., J, T, h, w); movedim breaks ONNX export
     if config.parts in ("limbs", "both"):
         a = torch.tensor([l[0] for l in skeleton.limbs], device=joints.device)
         b = torch.tensor([l[1] for l in skeleton.limbs], device=joints.device)
@@ -113,7 +113,7 @@ def keypoint_volume(joints: torch.Tensor, confidence: torch.Tensor | None = None
         ey = py - t * d[..., 1, None, None]
         limb_weight = torch.minimum(weight[..., a], weight[..., b])  # (..., T, L)
         maps = torch.exp(-(ex ** 2 + ey ** 2) / two_s2) * limb_weight[..., None, None]
-        out.append(maps.movedim(-3, -4))  # (..., L, T, h, w)
+        out.append(maps.transpose(-3, -4))  # (..., L, T, h, w)
     return torch.cat(out, dim=-4) if len(out) > 1 else out[0]
 
 

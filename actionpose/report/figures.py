@@ -47,8 +47,12 @@ def curve_bands(ax, curves: pd.DataFrame, metric: str, experiments: list[str] | 
     names = [e for e in (experiments or sorted(set(curves["experiment"])))
              if e in set(curves["experiment"])]
     for name, color in zip(names, sns.color_palette(n_colors=max(len(names), 1))):
+        # an epoch that some run did not evaluate (eval_every) is left out, so that every point
+        # averages the same runs; the curve joins the points that remain
         stats = [(epoch, *ci95(g[metric])) for epoch, g in
-                 curves[curves["experiment"] == name].groupby("epoch")]
+                 curves[curves["experiment"] == name].groupby("epoch") if g[metric].notna().all()]
+        if not stats:
+            continue
         epoch, mean, half = (np.array(v, dtype=float) for v in zip(*stats))
         half = np.nan_to_num(half)
         ax.plot(epoch, mean, color=color, label=name)

@@ -9,10 +9,13 @@ from pathlib import Path
 from actionpose.errors import DataError
 from actionpose.io import atomic_dir, atomic_path
 from actionpose.report.figures import render
+from actionpose.report import reliance
 from actionpose.report.records import load
 from actionpose.report.tables import compare_all, report_markdown, summarise, sweep_slopes
 
 TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
+# written only when some record carries context_reliance.csv (a stale one is removed otherwise)
+OPTIONAL_TABLES = reliance.TABLES
 FIGURE_SUFFIXES = (".png", ".svg")
 
 
@@ -45,11 +48,21 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
         "curves.csv": records.curves.to_csv(index=False),
         "report.md": report_markdown(runs),
     }
+    rel = reliance.load_reliance(runs)  # context reliance where records carry it
+    texts.update(reliance.tables(rel))
+    texts["report.md"] += reliance.reliance_markdown(rel)
+    tables = [name for name in TABLES + OPTIONAL_TABLES if name in texts]
     with ExitStack() as stack:
         figures_tmp = stack.enter_context(atomic_dir(figures_dir))
         made = [figures_dir / p.name for p in render(records, figures_tmp)]
+        fig = reliance.reliance_figure(rel) if OPTIONAL_TABLES[0] in texts else None
+        if fig is not None:
+            made += [figures_dir / p.name for p in reliance.save_figure(fig, figures_tmp, "context_reliance")]
         for sub in sorted(p for p in figures_dir.iterdir() if p.is_dir()) if figures_dir.is_dir() else []:
             shutil.copytree(sub, figures_tmp / sub.name)
-        for name in TABLES:  # entered last, replaced first: the figures follow at once
+        for name in tables:  # entered last, replaced first: the figures follow at once
             stack.enter_context(atomic_path(results_dir / name)).write_text(texts[name])
-    return [results_dir / name for name in TABLES] + made
+    for name in OPTIONAL_TABLES:
+        if name not in texts:
+            (results_dir / name).unlink(missing_ok=True)
+    return [results_dir / name for name in tables] + made

@@ -24,8 +24,9 @@ from actionpose.report.stats import binomial_se, wilson95
 
 # val_*: the validation split carved from training (runs with val_fraction > 0): what choices
 # such as fusion weights are made on, kept so that a record shows they never saw the test split
-RECORD_FILES = ("config.json", "metrics.csv", "predictions.csv", "summary.json", "val_predictions.csv",
-                "val_videos.txt")
+# context_reliance.csv: written beside a run by `actionpose explain --test-split` (report.reliance)
+RECORD_FILES = ("config.json", "context_reliance.csv", "metrics.csv", "predictions.csv", "summary.json",
+                "val_predictions.csv", "val_videos.txt")
 SUMMARY_KEYS = ("experiment", "dataset", "split", "seed", "preset", "epochs", "final", "seconds_total")
 PATTERNS = ("*/*/summary.json", "*/*/*/summary.json")  # run folders, records
 
@@ -62,8 +63,10 @@ def _read_metrics(path: Path, epochs: int) -> pd.DataFrame:
         raise DataError(path, f"missing column(s) {missing}")
     if len(df) != epochs:
         raise DataError(path, f"{len(df)} epoch rows, but summary.json says {epochs} epochs")
-    if not pd.api.types.is_numeric_dtype(df["test_video_acc"]) or df["test_video_acc"].isna().any():
-        raise DataError(path, "test_video_acc is not a number in every row")
+    # empty test cells: epochs that eval_every did not evaluate (the final epoch always is)
+    if not pd.api.types.is_numeric_dtype(df["test_video_acc"]) or df["test_video_acc"].isna().iloc[-1]:
+        raise DataError(path, "test_video_acc is not a number in every evaluated row, or the final "
+                              "epoch's is missing")
     return df
 
 
@@ -172,8 +175,9 @@ def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False
             folders: list[Path] | None = None) -> list[Path]:
     """Copy the text records of every finished run under ``runs_dir`` (of those in ``folders``
     if given) into ``records_dir/<experiment>/<dataset>/<run>/``. A record that exists with other
-    content is refused (all of them listed, nothing written) unless ``replace``; returns the
-    written folders."""
+    content is refused (all of them listed, nothing written) unless ``replace``; a record that only
+    lacks files its run has gained since (``context_reliance.csv``, computed after training) is
+    completed, not refused. Returns the written folders."""
     runs = load(runs_dir).runs
     if folders is not None:
         wanted = {Path(f).resolve() for f in folders}
@@ -185,19 +189,20 @@ def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False
             _read_predictions(source / "predictions.csv")
         target = Path(records_dir) / row.experiment / row.dataset / source.name
         names = [n for n in RECORD_FILES if (source / n).is_file()]
-        same = target.is_dir() and sorted(p.name for p in target.iterdir()) == names and all(
-            filecmp.cmp(source / n, target / n, shallow=False) for n in names)
-        if not same:
-            plan.append((source, target, names))
-    clash = [str(t) for _, t, _ in plan if t.exists()]
+        held = sorted(p.name for p in target.iterdir()) if target.is_dir() else []
+        agree = set(held) <= set(names) and all(filecmp.cmp(source / n, target / n, shallow=False)
+                                                for n in held)
+        if not (agree and set(held) == set(names)):
+            plan.append((source, target, names, target.exists() and not agree))
+    clash = [str(t) for _, t, _, differs in plan if differs]
     if clash and not replace:
         raise DataError(clash[0], f"a record with other content exists ({len(clash)} in all); "
                                   "pass --replace to overwrite them")
-    for source, target, names in plan:
+    for source, target, names, _ in plan:
         with atomic_dir(target) as tmp:
             for name in names:
                 shutil.copyfile(source / name, tmp / name)
-    return [t for _, t, _ in plan]
+    return [t for _, t, _, _ in plan]
 
 
 def collect_main(args) -> int:

@@ -4,9 +4,9 @@
 <run>/`` with ``metrics.csv`` (the run's rows of ``curves.csv``, copied as text) and
 ``summary.json`` (its row of ``runs.csv``). The tables do not hold a run's full config nor its
 per-video predictions, so these records have neither: their summary says so under ``source``.
-Two facts the tables lack are derived: the number of test videos (the smallest n that makes
-every epoch's test accuracies of that split whole multiples of 1/n) and the context bias of the
-world a run trained on (the preset's, where the run names none).
+Two facts are derived: the number of test videos where runs.csv lacks its ``test_videos`` (the
+smallest n that makes every evaluated epoch's test accuracies of that split whole multiples of
+1/n) and the context bias of the world a run trained on (the preset's, where the run names none).
 """
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ FINAL_KEYS = ("skipped_steps", "test_clip_acc", "test_loss", "test_video_acc", "
 
 
 def _number(text: str):
+    if text == "":  # e.g. top-5 accuracy of a world with 5 classes or fewer
+        return None
     return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
@@ -64,8 +66,8 @@ def backfill(results_dir: str | Path, records_dir: str | Path | None = None) -> 
         by_run.setdefault(_key(row), []).append(row)
     by_split: dict[tuple, list[float]] = {}
     for key, rows in by_run.items():
-        by_split.setdefault(key[1:5], []).extend(
-            float(r[m]) for r in rows for m in ("test_video_acc", "test_video_top5"))
+        by_split.setdefault(key[1:5], []).extend(  # empty: an epoch eval_every skipped
+            float(r[m]) for r in rows for m in ("test_video_acc", "test_video_top5") if r[m] != "")
     written = []
     for row in runs:
         key = _key(row)
@@ -85,7 +87,8 @@ def backfill(results_dir: str | Path, records_dir: str | Path | None = None) -> 
             "split": int(row["split"]), "seed": int(row["seed"]), "epochs": int(row["epochs"]),
             "final": {k: _number(row[k]) for k in FINAL_KEYS},
             "seconds_total": float(row["seconds"]), "peak_rss_gib": float(row["peak_rss_gib"]),
-            "num_test_videos": test_videos(by_split[key[1:5]]),
+            "num_test_videos": (int(row["test_videos"]) if row.get("test_videos")
+                                else test_videos(by_split[key[1:5]])),
             "context_bias": world,
             "config": {"context_bias": override, "background_factor": float(row["background_factor"])},
         }

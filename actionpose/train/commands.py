@@ -40,7 +40,16 @@ def train(args) -> int:
         ensure_run(cfg, args.out)  # reads it; refuses one finished under a different config
         print(f"{folder}: already complete", file=sys.stderr)
         return 0
-    summary = fit(cfg, args.out, resume=args.resume, progress=not args.quiet)
+    log = None
+    if getattr(args, "tensorboard", False):  # the package is checked before anything is trained
+        from actionpose.train.tensorboard import TensorBoardLog
+
+        log = TensorBoardLog(folder)
+    try:
+        summary = fit(cfg, args.out, resume=args.resume, progress=not args.quiet, on_epoch=log)
+    finally:
+        if log is not None:
+            log.close()
     if summary.get("complete"):
         final = summary["final"]
         print(f"{cfg.experiment} {cfg.run_name()}: test video acc {final['test_video_acc']:.3f} "
@@ -72,8 +81,12 @@ def list_experiments(args) -> int:
     width = max(len(family) for _, family, _ in rows)
     for name, family, description in rows:
         print(f"  {name:<34} {family:<{width}} {description}")
+    from actionpose.fuse import FUSED_PAIRS
     from actionpose.models.registry import FAMILIES
 
+    print("fused pairs (two runs fused late: actionpose fuse --pair NAME):")
+    for pair in FUSED_PAIRS.values():
+        print(f"  {pair.name:<34} {pair.description}")
     print("families (pose modes they allow):")
     for fam in FAMILIES.values():
         print(f"  {fam.name:<34} {', '.join(fam.pose_modes):<45} {fam.description}")

@@ -5,11 +5,12 @@ The steps live in their own modules: device/autocast policy (``train.precision``
 (``train.optim``), one epoch and one evaluation (``train.loop``), run folders and checkpoints
 (``train.runs``), the data root (``data.roots``) and the model (``models.registry``).
 
-Each epoch is measured on the held-out test split and recorded in the run folder. Reported
+Each epoch is measured on the held-out test split (every ``eval_every`` epochs and always the
+final one: the other epochs' test cells stay empty) and recorded in the run folder. Reported
 accuracy is the final epoch's, never the best epoch's (choosing an epoch on the test split would
 tune on it). With ``val_fraction`` > 0 a validation split is carved per class from the training
 split (``data.validation``, seeded by ``val_seed``), the model trains on the rest and is also
-measured on it each epoch (``val_*`` columns); ``val_videos.txt`` records the carve and
+measured on it whenever the test split is (``val_*`` columns); ``val_videos.txt`` records the carve and
 ``val_predictions.csv`` the final model's validation predictions, for choices (fusion weights,
 settings) that must never read the test split. With ``deterministic=True`` a resumed run ends
 with metrics identical to an uninterrupted one (see ``train.sampling``).
@@ -21,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch.utils.data import DataLoader
@@ -64,6 +65,7 @@ def _dataset_options(cfg: TrainConfig, heatmap_size, cache_dir, uint8: bool) -> 
         heatmap_size=heatmap_size, heatmap_sigma=cfg.heatmap_sigma, cache_dir=cache_dir,
         mask_from_joints="mask" in get_pose_mode(cfg.pose).reads,
         modalities=modalities(cfg), crop=cfg.crop, mask_inputs=tuple(cfg.mask_inputs),
+        pose_quality=cfg.pose_quality(),
     )
 
 
@@ -173,14 +175,16 @@ def record_epoch(cfg: TrainConfig, folder: Path, t: Trainer, history: list[dict]
     """metrics.csv, the progress line and the checkpoints after an epoch; the new best accuracy."""
     row = history[-1]
     _write_metrics(folder / "metrics.csv", history, validation=cfg.val_fraction > 0)
+    acc = row["test_video_acc"]  # None: an epoch that eval_every skips
     if progress:
-        val = f" | val video {row['val_video_acc']:.3f}" if "val_video_acc" in row else ""
+        val = f" | val video {row['val_video_acc']:.3f}" if row.get("val_video_acc") is not None else ""
+        test = ("test not evaluated" if acc is None else
+                f"test clip {row['test_clip_acc']:.3f} video {acc:.3f}")
         print(f"[{cfg.experiment} {cfg.run_name()}] epoch {row['epoch']}: train loss "
-              f"{row['train_loss']:.3f} acc {row['train_acc']:.3f}{val} | test clip "
-              f"{row['test_clip_acc']:.3f} video {row['test_video_acc']:.3f}",
+              f"{row['train_loss']:.3f} acc {row['train_acc']:.3f}{val} | {test}",
               file=sys.stderr, flush=True)
-    improved = row["test_video_acc"] > best_acc
-    best_acc = max(best_acc, row["test_video_acc"])
+    improved = acc is not None and acc > best_acc
+    best_acc = best_acc if acc is None else max(best_acc, acc)
     ckpt = {"model": t.model.state_dict(), "optimizer": t.optimizer.state_dict(),
             "scheduler": t.scheduler.state_dict(), "scaler": t.scaler.state_dict(),
             "epoch": row["epoch"], "best_acc": best_acc, "history": history,
@@ -224,11 +228,14 @@ def summarise(cfg: TrainConfig, data: RunData, t: Trainer, result: dict, history
 
 def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         data_root: str | Path | None = None, progress: bool = True,
-        cache_dir: str | Path | None = None, stop_after_epochs: int | None = None) -> dict[str, Any]:
+        cache_dir: str | Path | None = None, stop_after_epochs: int | None = None,
+        on_epoch: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """Train ``cfg`` and evaluate on the test split each epoch; returns the summary dict.
 
     ``resume``: continue from ``last.pt`` of the run folder (refused if its config differs).
     ``stop_after_epochs``: leave after that many epochs of this call (to test resuming).
+    ``on_epoch``: called (main process only) with each epoch's metrics.csv row once it is
+    recorded and checkpointed (e.g. TensorBoard scalars); it computes nothing of the run's.
     """
     dist = init_distributed(cfg.device)
     device = resolve_device(cfg.device)
@@ -257,12 +264,18 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
             data.train_sampler.set_epoch(epoch)
             trained = train_one_epoch(cfg, t, data.train_loader, epoch=epoch, where=folder,
                                       progress=progress)
-            result = evaluate(cfg, t.model, data.test_loader, device, t.amp_dtype, dist, len(data.classes))
-            val_result = validate(cfg, t, data)
-            history.append(epoch_row(epoch, trained, result, time.perf_counter() - t0, val_result))
+            result = val_result = None
+            if evaluates(epoch, cfg.epochs, cfg.eval_every):
+                result = evaluate(cfg, t.model, data.test_loader, device, t.amp_dtype, dist,
+                                  len(data.classes))
+                val_result = validate(cfg, t, data)
+            history.append(epoch_row(epoch, trained, result, time.perf_counter() - t0, val_result,
+                                     validation=data.val is not None))
             if dist.main:
                 best_acc = record_epoch(cfg, folder, t, history, best_acc, data.classes,
                                         progress=progress)
+                if on_epoch is not None:
+                    on_epoch(history[-1])
             if stop_after_epochs is not None and epoch + 1 - start_epoch >= stop_after_epochs \
                     and epoch + 1 < cfg.epochs:
                 return {"complete": False, "epoch": epoch + 1}
@@ -281,6 +294,12 @@ def fit(cfg: TrainConfig, out: str | Path = "runs", *, resume: bool = False,
         unlock_run(folder)  # a no-op where this process holds no lock
 
 
+def evaluates(epoch: int, epochs: int, every: int) -> bool:
+    """Whether (0-based) ``epoch`` of ``epochs`` evaluates the test and validation splits under
+    ``eval_every=every``: every ``every``-th epoch, and always the final one."""
+    return (epoch + 1) % every == 0 or epoch + 1 == epochs
+
+
 def validate(cfg: TrainConfig, t: Trainer, data: RunData) -> dict[str, Any] | None:
     """:func:`evaluate` on the validation split (None without one)."""
     if data.val_loader is None:
@@ -288,20 +307,23 @@ def validate(cfg: TrainConfig, t: Trainer, data: RunData) -> dict[str, Any] | No
     return evaluate(cfg, t.model, data.val_loader, t.device, t.amp_dtype, t.dist, len(data.classes))
 
 
-def epoch_row(epoch: int, trained: dict[str, float], result: dict[str, Any], seconds: float,
-              val_result: dict[str, Any] | None = None) -> dict:
-    """One row of metrics.csv (columns in ``runs.METRIC_COLUMNS`` order, then ``VAL_COLUMNS``)."""
+def epoch_row(epoch: int, trained: dict[str, float], result: dict[str, Any] | None, seconds: float,
+              val_result: dict[str, Any] | None = None, *, validation: bool = False) -> dict:
+    """One row of metrics.csv (columns in ``runs.METRIC_COLUMNS`` order, then ``VAL_COLUMNS``).
+    ``result`` None: an epoch that ``eval_every`` does not evaluate (test cells None, and the
+    validation cells too when the run has a validation split, ``validation``)."""
     val = {} if val_result is None else {
         "val_loss": val_result["test_loss"], "val_clip_acc": val_result["test_clip_acc"],
         "val_video_acc": val_result["test_video_acc"]}
+    if validation and val_result is None:
+        val = dict.fromkeys(VAL_COLUMNS)
+    test = {k: None if result is None else result[k]
+            for k in ("test_loss", "test_clip_acc", "test_video_acc", "test_video_top5")}
     return {
         "epoch": epoch + 1,
         "train_loss": trained["train_loss"],
         "train_acc": trained["train_acc"],
-        "test_loss": result["test_loss"],
-        "test_clip_acc": result["test_clip_acc"],
-        "test_video_acc": result["test_video_acc"],
-        "test_video_top5": result["test_video_top5"],
+        **test,
         "lr": trained["lr"],
         "skipped_steps": trained["skipped_steps"],
         "seconds": seconds,

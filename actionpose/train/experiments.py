@@ -46,8 +46,18 @@ class TrainConfig:
     pose: str = "none"
     background_factor: float = 0.25  # weaken: x * (m + a (1 - m)), the same in training and test
     weaken_space: str = "normalised"  # normalised (ImageNet mean/std) | pixels (see models.guidance)
+    # Gaussian sigma in map pixels of the joint heatmaps (None: max(h, w) / 32, at least 1) and of
+    # heatmap_volume's maps (None: 0.6, pyskl's)
     heatmap_sigma: float | None = None
     aux_weight: float = 1.0  # heatmaps_reg: weight of the auxiliary heatmap loss
+    volume_size: tuple[int, int] | None = None  # heatmap_volume maps (h, w); None: half of ``size``
+    # the pose-quality knob (pose.quality.PoseQuality), in units of the person's height: the pose
+    # the model sees made worse, never the frames; drawn anew per epoch and video in training,
+    # once per test (and validation) video, the same for every epoch and seed
+    pose_jitter: float = 0.0
+    pose_miss_rate: float = 0.0
+    pose_offset: tuple[float, float] = (0.0, 0.0)
+    pose_mask_change: float = 0.0  # > 0 dilates the mask, < 0 erodes it
     # model
     width: float = 1.0  # c3d / pose_only channel multiplier
     fc_dim: int = 4096
@@ -73,6 +83,10 @@ class TrainConfig:
     label_smoothing: float = 0.0
     epochs: int = 10
     batch_size: int = 8
+    # evaluate the test (and validation) split every k epochs and always at the final one; the
+    # metrics.csv rows of the other epochs leave those columns empty. Training and the final
+    # metrics do not depend on it (evaluation draws no training randomness, changes no weights).
+    eval_every: int = 1
     # runtime
     seed: int = 0
     workers: int = 2
@@ -96,14 +110,33 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown config keys {unknown}")
         data = dict(data)
-        for key in ("size", "streams", "mask_inputs"):
+        for key in ("size", "streams", "mask_inputs", "volume_size", "pose_offset"):
             if key in data and isinstance(data[key], list):
                 data[key] = tuple(data[key])
         return cls(**data)
 
     def run_name(self) -> str:
         bias = "" if self.context_bias is None else f"-bias{self.context_bias:g}"
-        return f"{dataset_label(self.dataset)}-{self.preset}{bias}-split{self.split}-seed{self.seed}"
+        quality = "".join(f"-{part}" for part in self.pose_quality_parts())
+        return (f"{dataset_label(self.dataset)}-{self.preset}{bias}{quality}-split{self.split}"
+                f"-seed{self.seed}")
+
+    def pose_quality(self):
+        """The run's :class:`~actionpose.pose.quality.PoseQuality`, or None for the pose as it is."""
+        from actionpose.pose.quality import PoseQuality
+
+        quality = PoseQuality(self.pose_jitter, self.pose_miss_rate, tuple(self.pose_offset),
+                              self.pose_mask_change)
+        return None if quality.is_perfect else quality
+
+    def pose_quality_parts(self) -> list[str]:
+        """The knob's settings that differ from perfect pose, as run-name parts (e.g. jitter0.05)."""
+        dx, dy = self.pose_offset
+        parts = [f"jitter{self.pose_jitter:g}" if self.pose_jitter else "",
+                 f"miss{self.pose_miss_rate:g}" if self.pose_miss_rate else "",
+                 f"offset{dx:g}_{dy:g}" if dx or dy else "",
+                 f"mask{self.pose_mask_change:+g}" if self.pose_mask_change else ""]
+        return [p for p in parts if p]
 
 
 def dataset_label(dataset: str) -> str:
@@ -336,6 +369,26 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError(f"weaken_space must be one of {', '.join(SPACES)}, got {cfg.weaken_space!r}")
     if cfg.temporal_input == "flow" and cfg.num_frames < 2:
         raise ConfigError("a flow temporal stream needs num_frames >= 2")
+    check_pose_quality(cfg)
+
+
+# what each part of the pose-quality knob changes (pose.quality): the joints or the mask
+_QUALITY_REACHES = {"pose_jitter": ("joints",), "pose_miss_rate": ("joints", "mask"),
+                    "pose_offset": ("joints", "mask"), "pose_mask_change": ("mask",)}
+
+
+def check_pose_quality(cfg: TrainConfig) -> None:
+    """Refuse a pose-quality setting that would change nothing the run reads (the knob never
+    touches frames; jitter moves joints only, mask_change the mask only)."""
+    from actionpose.models.registry import modalities
+
+    reads = set(modalities(cfg))
+    for key, reaches in _QUALITY_REACHES.items():
+        value = getattr(cfg, key)
+        if any(value) if key == "pose_offset" else value:
+            if not reads & set(reaches):
+                raise ConfigError(f"{key}={value!r}: experiment {cfg.experiment!r} (pose={cfg.pose!r}) "
+                                  f"reads no {' or '.join(reaches)} for it to change")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -350,7 +403,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "crop": ("resize", "person"),
 }
 INT_MINIMA = {"epochs": 1, "batch_size": 1, "num_frames": 1, "clips_per_video": 1, "fc_dim": 1,
-              "workers": 0, "seed": 0, "val_seed": 0}
+              "workers": 0, "seed": 0, "val_seed": 0,
+              "eval_every": 1}
 FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "lr": (lambda v: v > 0, "> 0"),
     "width": (lambda v: v > 0, "> 0 (the channel multiplier)"),
@@ -362,6 +416,9 @@ FLOAT_RANGES: dict[str, tuple[Callable[[float], bool], str]] = {
     "label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
     "background_factor": (lambda v: 0 <= v <= 1, "in [0, 1]"),
     "val_fraction": (lambda v: 0 <= v < 1, "in [0, 1) (0: no validation split)"),
+    "pose_jitter": (lambda v: v >= 0, ">= 0 (a fraction of the person's height)"),
+    "pose_miss_rate": (lambda v: 0 <= v <= 1, "in [0, 1] (the fraction of frames missed)"),
+    "pose_mask_change": (lambda v: True, "a finite number (> 0 dilates, < 0 erodes)"),
 }
 OPTIONAL_POSITIVE = ("grad_clip", "heatmap_sigma")
 STREAMS = ("spatial", "temporal")
@@ -387,6 +444,14 @@ def check_ranges(cfg: TrainConfig) -> None:
     _need(cfg, "context_bias", bias is None or (_is_real(bias) and 0 <= bias <= 1), "null or in [0, 1]")
     _need(cfg, "size", isinstance(cfg.size, (tuple, list)) and len(cfg.size) == 2
           and all(_is_int(s) and s >= 1 for s in cfg.size), "[height, width], two integers >= 1")
+    # maps finer than the clip's frames would hold nothing more, at a cost in memory
+    _need(cfg, "volume_size", cfg.volume_size is None or (
+        isinstance(cfg.volume_size, (tuple, list)) and len(cfg.volume_size) == 2
+        and all(_is_int(v) and 1 <= v <= s for v, s in zip(cfg.volume_size, cfg.size))),
+        f"null or [height, width], two integers from 1 to the clip's size {list(cfg.size)}")
+    _need(cfg, "pose_offset", isinstance(cfg.pose_offset, (tuple, list)) and len(cfg.pose_offset) == 2
+          and all(_is_real(v) for v in cfg.pose_offset), "[dx, dy], two finite numbers (fractions "
+          "of the person's height)")
     if cfg.schedule == "step":
         _need(cfg, "step_size", _is_int(cfg.step_size) and cfg.step_size >= 1,
               "an integer >= 1 with schedule=step (epochs between lr steps)")

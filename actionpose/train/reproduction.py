@@ -1,7 +1,8 @@
 """``actionpose reproduce``: train the report's runs into a runs folder, then check each finished
 run against its committed record (``results/records``).
 
-A run is *identical* to its record when every column of metrics.csv but ``seconds`` is equal.
+A run is *identical* to its record when every column of metrics.csv but ``seconds`` is equal
+(the test and validation columns at the epochs both evaluated: see ``eval_every``).
 Otherwise the difference in final test video accuracy is judged against the experiment's
 seed-to-seed spread: within it when |Δ| <= 2 SD of the committed seeds' accuracies (same
 experiment, data, preset and context bias). Runs whose numerics depend on the CPU are named with
@@ -231,6 +232,12 @@ def _metrics_equal(run: pd.DataFrame, record: pd.DataFrame) -> tuple[bool, str]:
     a = run[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     b = record[columns].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
     same = (a == b) | (np.isnan(a) & np.isnan(b))
+    # an epoch that one side did not evaluate (eval_every: its test and validation cells all
+    # empty) is compared on the other columns only
+    evaluated = [i for i, c in enumerate(columns) if c.startswith(("test_", "val_"))]
+    if evaluated:
+        skipped = np.isnan(a[:, evaluated]).all(axis=1) | np.isnan(b[:, evaluated]).all(axis=1)
+        same[np.ix_(skipped, evaluated)] = True
     differ = [c for c, ok in zip(columns, same.all(axis=0)) if not ok]
     if not differ:
         return True, ""

@@ -34,8 +34,9 @@ METRIC_COLUMNS = [
     "epoch", "train_loss", "train_acc", "test_loss", "test_clip_acc", "test_video_acc",
     "test_video_top5", "lr", "skipped_steps", "seconds",
 ]
-# Fields that may differ when resuming (they do not change what is computed).
-RUNTIME_FIELDS = {"workers", "device", "compile"}
+# Fields that may differ when resuming (they do not change what is computed): eval_every changes
+# only which epochs' test cells metrics.csv fills, never the training or the final metrics.
+RUNTIME_FIELDS = {"workers", "device", "compile", "eval_every"}
 CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
                    if f.default is not dataclasses.MISSING}
 # Present only in runs with a validation split (val_fraction > 0); VAL_FILE is what fuse reads.

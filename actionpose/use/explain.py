@@ -12,9 +12,17 @@
 ``sum(map * mask) / sum(map)`` over its clips; ``mask_fraction`` (the mask's share of the pixels)
 is what a map spread evenly over the frame would give. ``actionpose explain RUN [INPUT] --out
 DIR`` writes a PNG strip per video (frames over heat overlays) and ``context_reliance.csv``;
-without INPUT it explains the run's test split (:func:`run_context_reliance`), and given a runs
-folder, every complete run in it (:func:`reliance_over_runs`: with vs without pose, and across
-the context-bias sweep).
+without INPUT it explains the run's test split (:func:`run_context_reliance`: the engine's own test
+dataset, the mask read with the model's inputs, so both get the same sampling, crop and resize).
+
+``actionpose explain --test-split RUN [RUN ...]`` (run folders, or folders holding runs) does every
+test video of each run and writes ``RUN/context_reliance.csv`` (video, label, prediction,
+probability, context_reliance, mask_fraction, method) and ``RUN/context_reliance.json`` (the
+means, timing, agreement with the run's ``predictions.csv``) beside the run's record, which is never
+changed (:func:`reliance_beside_run`); both are reused while newer than the run's ``last.pt``.
+``actionpose records collect`` copies the CSV into the run's record, and ``actionpose figures``
+reads it (:mod:`actionpose.report.reliance`). Given ``--out`` it also writes a table of the runs
+and the report's context-reliance figure of them.
 """
 from __future__ import annotations
 
@@ -32,10 +40,13 @@ from torch import nn
 from actionpose.errors import ConfigError
 from actionpose.io import atomic_path, write_json
 
-__all__ = ["attribution_maps", "context_reliance", "run_context_reliance", "explain_input", "save_strip",
-           "reliance_over_runs", "reliance_figure", "main"]
+__all__ = ["attribution_maps", "context_reliance", "run_context_reliance", "reliance_beside_run",
+           "find_runs", "explain_input", "save_strip", "reliance_over_runs", "main"]
 
 STRIPS = 8  # PNG strips written for a run's test split (every video gets its numbers)
+BATCH = 8  # clips per attribution batch (whole videos: a video's clips are never split)
+RELIANCE_CSV, RELIANCE_JSON = "context_reliance.csv", "context_reliance.json"
+CSV_FIELDS = ["video", "label", "prediction", "probability", "context_reliance", "mask_fraction", "method"]
 
 
 class _OneInput(nn.Module):
@@ -99,6 +110,9 @@ def attribution_maps(loaded, inputs: dict[str, torch.Tensor]) -> tuple[np.ndarra
     module, cfg = loaded.module, loaded.cfg
     if module is None:
         raise ConfigError(f"{loaded.source}: explanations need a run folder, not an exported model")
+    if not {"video", "mask"} & set(module.names):
+        raise ConfigError(f"{loaded.source}: experiment {cfg.experiment!r} reads the joints alone: "
+                          "no frames or mask for Grad-CAM to map or context to rely on")
     device = next(module.parameters()).device
     inputs = {n: inputs[n].to(device) for n in module.names}
     with torch.no_grad():
@@ -170,8 +184,9 @@ def _display_frames(loaded, inputs: dict[str, torch.Tensor], i: int) -> np.ndarr
 
 def _rows(loaded, batches: Iterable[tuple[list[str], list[str | None], dict[str, torch.Tensor]]],
           out: Path | None, strips: int) -> list[dict[str, Any]]:
-    """Per video: label, prediction, context reliance, mask fraction (strips for the first ones).
-    ``batches`` yield (video names, labels, inputs with a ``mask``), a video's clips together."""
+    """Per video: label, prediction, context reliance, mask fraction (strips for the first ones
+    into ``out``). ``batches`` yield (video names, labels, inputs with a ``mask``), a video's clips
+    together."""
     classes = loaded.spec.classes
     per_video: dict[str, dict[str, Any]] = {}
     for names, labels, inputs in batches:
@@ -196,49 +211,190 @@ def _rows(loaded, batches: Iterable[tuple[list[str], list[str | None], dict[str,
     return rows
 
 
-def _summarise(rows: list[dict[str, Any]], out: Path | None, **info) -> dict[str, Any]:
+def _summarise(rows: list[dict[str, Any]], **info) -> dict[str, Any]:
     shares = np.array([r["context_reliance"] for r in rows], float)
     fractions = np.array([r["mask_fraction"] for r in rows], float)
-    summary = {**info, "videos": len(rows), "mean_context_reliance": float(np.nanmean(shares)) if
-               np.isfinite(shares).any() else None, "mean_mask_fraction": float(fractions.mean()),
-               "method": rows[0]["method"] if rows else None}
-    if out is not None:
-        with atomic_path(out / "context_reliance.csv") as tmp:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=["video", "label", "prediction", "probability",
-                                                   "context_reliance", "mask_fraction", "method"])
-                w.writeheader()
-                w.writerows(rows)
-        write_json(out / "context_reliance.json", {**summary, "per_video": rows})
-    return {**summary, "per_video": rows}
+    return {**info, "videos": len(rows), "mean_context_reliance": float(np.nanmean(shares)) if
+            np.isfinite(shares).any() else None, "mean_mask_fraction": float(fractions.mean()),
+            "method": rows[0]["method"] if rows else None, "per_video": rows}
+
+
+def _write(folder: Path, summary: dict[str, Any]) -> None:
+    """``context_reliance.csv`` (one row per video) and ``context_reliance.json`` (the rest)."""
+    with atomic_path(folder / RELIANCE_CSV) as tmp:
+        with open(tmp, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+            w.writeheader()
+            w.writerows(summary["per_video"])
+    write_json(folder / RELIANCE_JSON, {k: v for k, v in summary.items() if k != "per_video"})
+
+
+def _test_dataset(loaded, root: Path, *, frames: bool):
+    """The run's test dataset as the engine builds its test loader (sampling, crop, resize,
+    cache), reading the mask beside the model's inputs (and the frames, for strips): every
+    modality of an item goes through the same transform, so the mask lies where the model looks."""
+    from actionpose.data.dataset import JHMDB
+    from actionpose.data.roots import default_cache_dir
+    from actionpose.models.registry import heatmap_size
+    from actionpose.train.engine import _dataset_options  # the test loader's own options
+
+    cfg = loaded.cfg
+    options = _dataset_options(cfg, heatmap_size=heatmap_size(cfg), cache_dir=default_cache_dir(root),
+                               uint8=False)
+    reads = tuple(options["modalities"])
+    if cfg.crop == "person" and "mask" not in reads:
+        # the person crop is boxed on the mask when one is read, on the joints otherwise: reading
+        # the mask would move the crop away from the one the model was evaluated with
+        raise ConfigError(f"{loaded.folder}: context reliance of a crop=person run without a mask "
+                          "input is not supported (its crop box comes from the joints)")
+    options["modalities"] = tuple(dict.fromkeys((*reads, *(("frames",) if frames else ()), "mask")))
+    options["mask_from_joints"] = True  # a tree without mask files: the mask drawn from the joints
+    return JHMDB(root, subset="test", clips_per_video=cfg.clips_per_video, **options)
 
 
 def run_context_reliance(run: str | Path, *, out: str | Path | None = None, data: str | Path | None = None,
                          strips: int = STRIPS, device: str = "cpu") -> dict[str, Any]:
     """Context reliance of every video of a run's test split (its clips, as evaluated), with
     ``out``: ``context_reliance.csv``/``.json`` and PNG strips of the first ``strips`` videos."""
-    from actionpose.data.dataset import JHMDB
-    from actionpose.models.registry import heatmap_size, modalities
     from actionpose.use.model import open_run, run_data_root
 
     loaded = open_run(run, device=device)
-    cfg = loaded.cfg
     root = run_data_root(loaded, data)
-    mods = tuple(dict.fromkeys(("frames", *modalities(cfg), "mask")))
-    test = JHMDB(root, split=cfg.split, subset="test", modalities=mods, num_frames=cfg.num_frames,
-                 size=tuple(cfg.size), clips_per_video=cfg.clips_per_video,
-                 heatmap_size=heatmap_size(cfg), heatmap_sigma=cfg.heatmap_sigma, mask_from_joints=True)
     out = Path(out) if out is not None else None
+    test = _test_dataset(loaded, root, frames=out is not None and strips > 0)
+    names = tuple(dict.fromkeys((*loaded.spec.inputs, "mask")))
 
     def batches():
-        per = cfg.clips_per_video
-        for v in range(len(test) // per):
-            items = [test[v * per + c] for c in range(per)]
-            inputs = {k: torch.stack([it[k] for it in items]) for k in (*loaded.spec.inputs, "mask")}
-            yield [items[0]["name"]] * per, [test.classes[items[0]["label"]]] * per, inputs
+        per = loaded.cfg.clips_per_video
+        videos = len(test) // per
+        step = max(1, BATCH // per)
+        for v0 in range(0, videos, step):
+            items = [test[i] for i in range(v0 * per, min(videos, v0 + step) * per)]
+            keys = dict.fromkeys((*names, *(("video",) if "video" in items[0] else ())))  # + frames to draw
+            inputs = {k: torch.stack([it[k] for it in items]) for k in keys}
+            yield [it["name"] for it in items], [test.classes[it["label"]] for it in items], inputs
 
     rows = _rows(loaded, batches(), out, strips)
-    return _summarise(rows, out, run=str(loaded.folder), experiment=cfg.experiment, split=cfg.split)
+    summary = _summarise(rows, run=str(loaded.folder), experiment=loaded.cfg.experiment, split=loaded.cfg.split)
+    if out is not None:
+        _write(out, summary)
+    return summary
+
+
+def _agreement(run: Path, rows: list[dict[str, Any]]) -> float | None:
+    """Share of the videos whose prediction here equals the run's ``predictions.csv`` (None
+    without one): 1 unless the run was trained in reduced precision or its data changed."""
+    path = run / "predictions.csv"
+    if not path.is_file():
+        return None
+    with open(path, newline="") as fh:
+        recorded = {r["video"]: r["prediction"] for r in csv.DictReader(fh)}
+    same = [recorded.get(r["video"]) == r["prediction"] for r in rows]
+    return float(np.mean(same)) if same else None
+
+
+def _open_config(run: Path) -> dict[str, Any]:
+    import json
+
+    return json.loads((run / "config.json").read_text())  # open_run has read it already
+
+
+def _fresh(run: Path) -> dict[str, Any] | None:
+    """The stored summary of ``run``'s context reliance if both files are newer than its weights."""
+    import json
+
+    paths = [run / RELIANCE_JSON, run / RELIANCE_CSV]
+    weights = run / "last.pt"
+    if not all(p.is_file() for p in paths) or not weights.is_file():
+        return None
+    if min(p.stat().st_mtime for p in paths) < weights.stat().st_mtime:
+        return None
+    try:
+        return json.loads(paths[0].read_text())
+    except (OSError, ValueError):
+        return None  # recomputed and rewritten
+
+
+def reliance_beside_run(run: str | Path, *, redo: bool = False, data: str | Path | None = None,
+                        device: str = "cpu", strips_out: str | Path | None = None,
+                        strips: int = STRIPS) -> dict[str, Any]:
+    """Context reliance of every test video of ``run``, stored beside it as ``context_reliance.csv``
+    and ``context_reliance.json`` (the run's own record is not touched); reused while newer than
+    its ``last.pt`` unless ``redo``. ``strips_out``: PNG strips of the first ``strips`` videos there.
+    Returns the summary (``reused`` says whether it was computed now)."""
+    import time
+
+    run = Path(run)
+    stored = None if redo or strips_out is not None else _fresh(run)
+    if stored is not None:
+        return {**stored, "reused": True}
+    t0 = time.perf_counter()
+    summary = run_context_reliance(run, out=strips_out, data=data, strips=strips, device=device)
+    seconds = time.perf_counter() - t0
+    cfg = _open_config(run)
+    summary = {**summary, "run": run.name, "preset": cfg.get("preset"), "seed": cfg.get("seed"),
+               "agreement_with_predictions_csv": _agreement(run, summary["per_video"]),
+               "device": device, "seconds": seconds,
+               "seconds_per_video": seconds / max(1, summary["videos"])}
+    _write(run, summary)
+    return {**summary, "reused": False}
+
+
+def _unexplainable(config: dict) -> str | None:
+    """Why a run's model has no attribution in pixels (it reads no frames and no mask), or None."""
+    from actionpose.models.registry import modalities
+    from actionpose.train.experiments import TrainConfig
+
+    try:
+        reads = modalities(TrainConfig.from_dict(config))
+    except Exception:  # noqa: BLE001 - open_run names what is wrong with the config
+        return None
+    if {"frames", "mask"} & set(reads):
+        return None
+    return f"{config.get('family')} reads {', '.join(reads) or 'no pixels'}: no attribution in pixels"
+
+
+def find_runs(paths: Iterable[str | Path], split: int | None = None) -> tuple[list[Path], list[str]]:
+    """(run folders, reasons some were passed over) for ``paths``: each a run folder, or a folder
+    searched for complete runs with weights (``split``: only that split's). A named run folder
+    that is unfinished, lacks weights or is of another split is an error; a searched one is
+    passed over with its reason."""
+    import json
+
+    from actionpose.errors import RunError
+
+    runs, passed = [], []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            raise RunError(f"{path}: run folder not found")
+        if (path / "config.json").is_file():
+            found, named = [path], True
+        else:
+            found, named = sorted(p.parent for p in path.rglob("summary.json")
+                                  if (p.parent / "config.json").is_file()), False
+            if not found:
+                raise RunError(f"{path}: neither a run folder nor a folder holding runs "
+                               "(no config.json with a summary.json below it)")
+        for run in found:
+            try:
+                summary = json.loads((run / "summary.json").read_text()) if (run / "summary.json").is_file() else {}
+                config = json.loads((run / "config.json").read_text())
+            except (OSError, ValueError) as exc:
+                raise RunError(f"{run}: unreadable run record ({' '.join(str(exc).split())})") from None
+            trained = config.get("split")
+            reason = ("unfinished" if not summary.get("complete") else "no last.pt (weights not kept)"
+                      if not (run / "last.pt").is_file() else _unexplainable(config))
+            if split is not None and trained != split:
+                if named:
+                    raise RunError(f"{run}: trained on split {trained}, not split {split}")
+                continue
+            if reason is not None:
+                if named:
+                    raise RunError(f"{run}: {reason}; context reliance needs a finished run with its weights")
+                passed.append(f"{run}: {reason}")
+                continue
+            runs.append(run)
+    return list(dict.fromkeys(runs)), passed
 
 
 def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None = None,
@@ -273,88 +429,79 @@ def explain_input(run: str | Path, input: str | Path, *, out: str | Path | None 
         rows = _rows(loaded, batches(), out, strips=len(sources))
     finally:
         est.close()
-    return _summarise(rows, out, run=str(loaded.folder), experiment=loaded.cfg.experiment, input=str(input))
+    summary = _summarise(rows, run=str(loaded.folder), experiment=loaded.cfg.experiment, input=str(input))
+    if out is not None:
+        _write(out, summary)
+    return summary
 
 
-def reliance_over_runs(runs: str | Path, out: str | Path | None = None, *, device: str = "cpu") -> list[dict[str, Any]]:
-    """Context reliance of every complete run under ``runs`` (``runs/<experiment>/<run>/``),
-    one row each; a run's own numbers go to ``RUN/eval/context_reliance/`` and are reused while
-    newer than its ``last.pt``. With ``out`` (a folder): ``context_reliance_runs.csv`` and
-    ``context_reliance_runs.png`` (per experiment, and against the context bias when swept)."""
+def _run_row(run: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """One row of the runs table: the run's identity (as the report reads records) and its means."""
     import json
 
-    from actionpose.errors import RunError
     from actionpose.train.experiments import dataset_label
 
+    cfg = json.loads((run / "config.json").read_text())
+    record = json.loads((run / "summary.json").read_text())
+    world = record.get("context_bias")
+    return {"experiment": cfg["experiment"], "run": run.name, "dataset": dataset_label(cfg["dataset"]),
+            "preset": cfg["preset"], "split": cfg["split"], "seed": cfg["seed"], "pose": cfg["pose"],
+            "context_bias": np.nan if cfg.get("context_bias") is None else float(cfg["context_bias"]),
+            "world_context_bias": np.nan if world is None else float(world),
+            "videos": summary["videos"], "method": summary["method"],
+            "context_reliance": np.nan if summary["mean_context_reliance"] is None
+            else summary["mean_context_reliance"],
+            "mask_fraction": summary["mean_mask_fraction"],
+            "seconds_per_video": summary.get("seconds_per_video"), "path": str(run)}
+
+
+def reliance_over_runs(paths: str | Path | Iterable[str | Path], out: str | Path | None = None, *,
+                       split: int | None = None, redo: bool = False, data: str | Path | None = None,
+                       device: str = "cpu", strips: int = 0, report=print) -> list[dict[str, Any]]:
+    """:func:`reliance_beside_run` of every run :func:`find_runs` finds under ``paths``, one row
+    each (``report`` gets a line per run as it is done). With ``out`` (a folder):
+    ``context_reliance_runs.csv``, the report's ``context_reliance.png`` of these runs (with vs
+    without pose, and across the context bias when swept) and, with ``strips``, PNG strips of the
+    first videos of each run under ``out/<experiment>/<run>/``."""
+    import pandas as pd
+
+    from actionpose.report.reliance import reliance_figure, save_figure
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    runs, passed = find_runs(paths, split)
+    if not runs:
+        from actionpose.errors import RunError
+
+        raise RunError(f"{', '.join(map(str, paths))}: no finished run with its weights found"
+                       + (f" (passed over {len(passed)}, e.g. {passed[0]})" if passed else ""))
+    for line in passed:
+        print(f"skipped {line}", file=sys.stderr)
+    out = Path(out) if out is not None else None
     rows = []
-    for folder in sorted(Path(runs).glob("*/*/summary.json")):
-        run = folder.parent
-        try:
-            if not json.loads(folder.read_text()).get("complete"):
-                continue
-            cfg = json.loads((run / "config.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise RunError(f"{folder}: unreadable run record ({exc})") from None
-        cached = run / "eval" / "context_reliance" / "context_reliance.json"
-        if cached.is_file() and cached.stat().st_mtime >= (run / "last.pt").stat().st_mtime:
-            summary = json.loads(cached.read_text())
-        else:
-            summary = run_context_reliance(run, out=cached.parent, strips=0, device=device)
-        rows.append({"experiment": cfg["experiment"], "run": run.name, "dataset": dataset_label(cfg["dataset"]),
-                     "context_bias": cfg.get("context_bias"), "seed": cfg["seed"], "pose": cfg["pose"],
-                     "videos": summary["videos"], "method": summary["method"],
-                     "context_reliance": summary["mean_context_reliance"],
-                     "mask_fraction": summary["mean_mask_fraction"]})
-    if not rows:
-        raise RunError(f"{runs}: no complete run folders (runs/<experiment>/<run>/) found")
+    for run in runs:
+        where = out / run.parent.name / run.name if out is not None and strips else None
+        summary = reliance_beside_run(run, redo=redo, data=data, device=device, strips_out=where, strips=strips)
+        rows.append(_run_row(run, summary))
+        report(_line(rows[-1], summary))
     if out is not None:
-        out = Path(out)
+        table = pd.DataFrame(rows)
         with atomic_path(out / "context_reliance_runs.csv") as tmp:
-            with open(tmp, "w", newline="") as fh:
-                w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-                w.writeheader()
-                w.writerows(rows)
-        reliance_figure(rows, out / "context_reliance_runs.png")
+            table.drop(columns=["path"]).to_csv(tmp, index=False)
+        fig = reliance_figure(table)
+        if fig is not None:
+            save_figure(fig, out, "context_reliance")
     return rows
 
 
-def reliance_figure(rows: list[dict[str, Any]], path: str | Path) -> Path:
-    """Mean context reliance per experiment (seeds as dots, the mask's share of the pixels as a
-    tick) and, when runs at several context biases exist, reliance against the bias."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    base = [r for r in rows if r["context_bias"] is None and r["context_reliance"] is not None]
-    swept = [r for r in rows if r["context_bias"] is not None and r["context_reliance"] is not None]
-    fig, axes = plt.subplots(1, 2 if swept else 1, figsize=(11 if swept else 6, 3.6), squeeze=False)
-    ax = axes[0, 0]
-    names = sorted({(r["dataset"], r["experiment"]) for r in base})
-    for x, (dataset, exp) in enumerate(names):
-        vals = [r for r in base if (r["dataset"], r["experiment"]) == (dataset, exp)]
-        ys = [r["context_reliance"] for r in vals]
-        ax.bar(x, np.mean(ys), color="tab:blue", alpha=0.6)
-        ax.plot([x] * len(ys), ys, "k.", ms=4)
-        ax.plot([x - 0.4, x + 0.4], [np.mean([r["mask_fraction"] for r in vals])] * 2, "r-", lw=1)
-    ax.set_xticks(range(len(names)), [f"{e}\n({d})" for d, e in names], rotation=45, ha="right", fontsize=7)
-    ax.set_ylabel("attribution inside the person mask")
-    ax.set_title("context reliance (red: the mask's share of the pixels)", fontsize=9)
-    if swept:
-        ax = axes[0, 1]
-        for exp in sorted({r["experiment"] for r in swept}):
-            pts = sorted((r["context_bias"], r["context_reliance"]) for r in swept if r["experiment"] == exp)
-            biases = sorted({b for b, _ in pts})
-            ax.plot(biases, [np.mean([y for b2, y in pts if b2 == b]) for b in biases], "o-", label=exp)
-        ax.set_xlabel("context bias b")
-        ax.set_title("context reliance across the context-bias sweep", fontsize=9)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
-    return path
+def _line(row: dict[str, Any], summary: dict[str, Any]) -> str:
+    share = row["context_reliance"]
+    agree = summary.get("agreement_with_predictions_csv")
+    timing = ("reused" if summary.get("reused") else
+              f"{summary['seconds']:.1f} s, {summary['seconds_per_video']:.3f} s/video")
+    return (f"{row['experiment']} {row['run']}: context reliance "
+            f"{'n/a' if np.isnan(share) else f'{share:.3f}'} (mask covers {row['mask_fraction']:.3f}), "
+            f"{row['videos']} videos, {row['method']}"
+            + ("" if agree is None else f", predictions as recorded: {agree:.0%}") + f" [{timing}]")
 
 
 def main(args) -> int:
@@ -362,15 +509,30 @@ def main(args) -> int:
     from actionpose.use.predict import quiet_ffmpeg
 
     quiet_ffmpeg()
-    if args.input is None and not (Path(args.run) / "config.json").is_file() and Path(args.run).is_dir():
-        rows = reliance_over_runs(args.run, args.out, device=args.device)
-        for r in rows:
-            print(f"{r['experiment']} {r['run']}: context reliance {r['context_reliance']:.3f} "
-                  f"(mask covers {r['mask_fraction']:.3f})")
-        print(f"wrote {Path(args.out) / 'context_reliance_runs.csv'} and .png", file=sys.stderr)
+    runs = None
+    if args.test_split is not None:
+        if args.input is not None:
+            raise ConfigError("explain --test-split takes run folders only (an INPUT video is "
+                              "explained without --test-split)")
+        runs = ([args.run] if args.run is not None else []) + list(args.test_split)
+        if not runs:
+            raise ConfigError("explain --test-split: name at least one run folder (or a folder of runs)")
+    elif args.run is None:
+        raise ConfigError("explain: name a run folder (RUN), or use --test-split RUN [RUN ...]")
+    elif args.input is None and not (Path(args.run) / "config.json").is_file() and Path(args.run).is_dir():
+        runs = [args.run]  # a folder of runs: each run's test split
+    if runs is not None:
+        rows = reliance_over_runs(runs, args.out, split=args.split, redo=args.redo, data=args.data,
+                                  device=args.device, strips=(args.strips or 0) if args.out else 0)
+        where = f"; wrote {Path(args.out) / 'context_reliance_runs.csv'}" if args.out else ""
+        print(f"{len(rows)} run(s): context_reliance.csv and .json beside each run{where}", file=sys.stderr)
         return 0
+    if args.out is None:
+        raise ConfigError("explain RUN [INPUT]: --out DIR is required (the strips and "
+                          "context_reliance.csv go there)")
     if args.input is None:
-        summary = run_context_reliance(args.run, out=args.out, device=args.device)
+        summary = run_context_reliance(args.run, out=args.out, data=args.data, device=args.device,
+                                       strips=STRIPS if args.strips is None else args.strips)
     else:
         summary = explain_input(args.run, args.input, out=args.out, estimator=args.estimator,
                                 max_side=args.max_side, max_frames=args.max_frames, device=args.device)

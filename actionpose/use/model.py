@@ -22,18 +22,21 @@ from actionpose.errors import CheckpointError, ConfigError, RunError
 __all__ = ["ModelSpec", "InferenceModel", "LoadedModel", "open_run", "model_from_config", "run_data_root",
            "load_model", "model_input_names"]
 
-INPUT_ORDER = ("video", "mask", "heatmaps", "flow")
+INPUT_ORDER = ("video", "mask", "heatmaps", "joints", "joint_conf", "flow")
 
 
-MODALITY_INPUTS = {"frames": "video", "mask": "mask", "joints": "heatmaps", "flow": "flow"}
+MODALITY_INPUTS = {"frames": ("video",), "mask": ("mask",), "joints": ("heatmaps",), "flow": ("flow",)}
+JOINT_INPUTS = ("joints", "joint_conf")  # joints for a family that takes them as they are
 
 
 def model_input_names(cfg) -> tuple[str, ...]:
-    """The tensors a config's model reads at inference (joints enter as heatmaps), in
-    :data:`INPUT_ORDER`."""
-    from actionpose.models.registry import modalities
+    """The tensors a config's model reads at inference, in :data:`INPUT_ORDER`: joints enter as
+    heatmaps, or as joints and confidences where the family takes them (stgcn, heatmap_volume)."""
+    from actionpose.models.registry import get_family, modalities
 
-    names = {MODALITY_INPUTS[m] for m in modalities(cfg)}
+    takes_joints = "joints" in get_family(cfg.family).inputs.values()
+    names = {n for m in modalities(cfg)
+             for n in (JOINT_INPUTS if m == "joints" and takes_joints else MODALITY_INPUTS[m])}
     return tuple(n for n in INPUT_ORDER if n in names)
 
 
@@ -57,12 +60,14 @@ class ModelSpec:
     @property
     def pose_needed(self) -> tuple[str, ...]:
         """Which estimated pose the inputs are made from: ("mask",), ("joints",) or ()."""
-        return tuple(p for p, name in (("mask", "mask"), ("joints", "heatmaps")) if name in self.inputs)
+        return tuple(p for p, names in (("mask", ("mask",)), ("joints", ("heatmaps", "joints")))
+                     if set(names) & set(self.inputs))
 
     def input_shape(self, name: str, batch: int = 1) -> tuple[int, ...]:
         t, (h, w) = self.num_frames, self.size
         shapes = {"video": (batch, 3, t, h, w), "mask": (batch, 1, t, h, w),
-                  "flow": (batch, 2, t - 1, h, w)}
+                  "flow": (batch, 2, t - 1, h, w),
+                  "joints": (batch, t, 15, 2), "joint_conf": (batch, t, 15)}  # pixels of (h, w)
         if self.heatmap_size is not None:
             shapes["heatmaps"] = (batch, 15, t, *self.heatmap_size)
         return shapes[name]

@@ -98,7 +98,8 @@ def window_inputs(spec, frames: np.ndarray, pose: Pose | None, span: tuple[int, 
                                        uint8=True)
     start, end = span
     idx = start + transform.sample.indices(end - start, 0, None)
-    wanted = {"video": "frames", "flow": "frames", "mask": "mask", "heatmaps": "joints"}
+    wanted = {"video": "frames", "flow": "frames", "mask": "mask", "heatmaps": "joints", "joints": "joints",
+              "joint_conf": "joints"}
     clip = Clip(frame_size=tuple(frames.shape[1:3]), wanted=tuple({wanted[n] for n in spec.inputs}),
                 frames=torch.from_numpy(frames[idx]).permute(0, 3, 1, 2),
                 flip_permutation=tuple(JHMDB15.flip_permutation()))
@@ -111,7 +112,7 @@ def window_inputs(spec, frames: np.ndarray, pose: Pose | None, span: tuple[int, 
 
         out["flow"] = farneback_flow(out["video"].permute(1, 2, 3, 0).contiguous().numpy())
     out = to_float_inputs(out)
-    return {k: out[k] for k in spec.inputs}
+    return {k: out[k].float() for k in spec.inputs}  # joints: float32 like the model's weights
 
 
 def predict_frames(model, frames: np.ndarray, pose: Pose | None, *, window: int = DEFAULT_WINDOW,
