@@ -209,3 +209,19 @@ def test_the_eval_share_benchmark_runs_at_the_smoke_preset(tmp_path):
                 epochs * (train + test) / (epochs * train + evaluated * test), rel=0.01)
     (fit,) = [r for r in rows if "eval_every=4 vs 1" in r["name"]]
     assert fit["final_metrics_equal"] and fit["ratio"] == pytest.approx(fit["baseline"] / fit["value"])
+
+
+def test_workers_do_not_change_the_training_numbers(smoke_data, tmp_path):
+    """Items read in the main process (workers=0) restore the global generators, so dropout
+    draws the same masks as with a loader worker: the two runs train the same numbers."""
+    metrics = {}
+    for workers in (0, 1):
+        cfg = make_config("c3d", "smoke", epochs=2, seed=0, deterministic=True, amp="off",
+                          workers=workers)
+        torch.set_num_threads(1)
+        out = tmp_path / f"w{workers}"
+        engine.fit(cfg, out, data_root=smoke_data, progress=False, cache_dir=tmp_path / "cache")
+        metrics[workers] = pd.read_csv(run_dir(cfg, out) / "metrics.csv")
+    assert make_config("c3d", "smoke").dropout > 0  # else the test could not fail
+    cols = [c for c in metrics[0].columns if c != "seconds"]
+    pd.testing.assert_frame_equal(metrics[0][cols], metrics[1][cols], check_exact=True)

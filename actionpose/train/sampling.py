@@ -1,6 +1,7 @@
 """Seeded sampling: the order of an epoch and each item's augmentation come from (run seed,
 epoch[, index]) only, so neither the number of DataLoader workers nor an interruption changes
-what the model sees.
+what the model sees; items read in the main process (``workers=0``) restore the global generators
+afterwards, so the model's own draws (dropout) are the same with and without workers.
 
 Errors in DataLoader workers: torch re-creates a worker's exception from its formatted traceback
 as one string, which turns a ``DataError(path, problem)`` into a long RuntimeError. So
@@ -71,6 +72,9 @@ class SeededItems(Dataset):
 
     def __getitem__(self, key):
         index, seed = key
+        in_main = get_worker_info() is None
+        if in_main:  # the model's own draws (dropout) must not depend on the number of workers
+            saved = torch.default_generator.get_state(), np.random.get_state(), random.getstate()
         # torch's CPU generator only: torch.manual_seed would also queue lazy CUDA/XPU/MTIA
         # seeding, each recording a formatted stack trace per item.
         torch.default_generator.manual_seed(seed)
@@ -79,9 +83,14 @@ class SeededItems(Dataset):
         try:
             return self.dataset[index]
         except ActionposeError as exc:
-            if get_worker_info() is None:
+            if in_main:
                 raise
             return FailedItem(exc)
+        finally:
+            if in_main:
+                torch.default_generator.set_state(saved[0])
+                np.random.set_state(saved[1])
+                random.setstate(saved[2])
 
 
 class FailedItem:
