@@ -158,7 +158,8 @@ def _add_figures(p: argparse.ArgumentParser) -> str:
 def _add_seeds(p: argparse.ArgumentParser) -> str:
     p.add_argument("--claim", action="append", required=True, metavar="KEY[@BIAS]",
                    help="a claim of the report by key (see results/comparisons.csv), KEY@BIAS for a "
-                        "context-bias sweep point, or all (repeatable)")
+                        "context-bias sweep point, or all; study, study:GROUP (modes, quality, bias) "
+                        "or study:KEY for issue 18's study of ways to feed pose (repeatable)")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--plan", action="store_true", help="print what would be trained; train nothing")
     mode.add_argument("--until-decided", action="store_true",
@@ -175,6 +176,8 @@ def _add_records_collect(p: argparse.ArgumentParser) -> str:
     p.add_argument("runs", help="runs folder whose finished runs are copied")
     p.add_argument("--to", default="results/records", help="records folder (default results/records)")
     p.add_argument("--replace", action="store_true", help="overwrite records that differ")
+    p.add_argument("--preset", action="append", metavar="PRESET",
+                   help="copy only runs of this preset (repeatable; default every preset but smoke)")
     return "actionpose.report.records:collect_main"
 
 

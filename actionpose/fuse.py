@@ -33,6 +33,7 @@ import numpy as np
 
 from actionpose.errors import ConfigError, DataError
 from actionpose.io import write_json
+from actionpose.pose.knob import CONFIG_KEYS  # the pose-quality knob's config keys
 from actionpose.train.runs import (METRIC_COLUMNS, VAL_FILE, _write_metrics,  # a run's own files
                                    _write_predictions)
 
@@ -229,7 +230,6 @@ FUSED_PAIRS: dict[str, FusedPair] = {p.name: p for p in [
     FusedPair("c3d+stgcn", "c3d", "stgcn", "C3D on RGB + ST-GCN on the joints"),
 ]}
 FUSED_DIR = "fused"  # RUNS/fused/<pair>/<run>/
-QUALITY_KEYS = ("pose_jitter", "pose_miss_rate", "pose_offset", "pose_mask_change")
 
 
 def get_pair(name: str) -> FusedPair:
@@ -250,7 +250,7 @@ def pair_configs(pair: str, preset: str = "cpu", seed: int = 0, **overrides) -> 
     for experiment in (p.a, p.b):
         side = dict(overrides, seed=seed)
         if not set(modalities(make_config(experiment, preset))) & {"joints", "mask"}:
-            side = {k: v for k, v in side.items() if k not in QUALITY_KEYS}
+            side = {k: v for k, v in side.items() if k not in CONFIG_KEYS}
         configs.append(make_config(experiment, preset, **side))
     return tuple(configs)
 
@@ -262,7 +262,7 @@ def fuse_pair(pair: str, preset: str = "cpu", seed: int = 0, *, runs: str | Path
     or resume those that are missing) into ``OUT/<pair>/<run>/`` (``OUT``: ``runs/fused``), named
     after side b's run; returns that folder. A run that is missing, unfinished or trained under
     another config is refused, naming it."""
-    from actionpose.train.runs import config_mismatch, ensure_run, is_complete, read_record, run_dir
+    from actionpose.train.runs import ensure_run, is_complete, run_dir
 
     cfg_a, cfg_b = pair_configs(pair, preset, seed, **overrides)
     folders = []
@@ -274,14 +274,30 @@ def fuse_pair(pair: str, preset: str = "cpu", seed: int = 0, *, runs: str | Path
             raise DataError(folder, f"no finished run of {cfg.experiment} (train it: actionpose train "
                                     f"{cfg.experiment} --preset {preset} --seed {seed} --out {runs}, "
                                     "with the same data and overrides, or pass --train)")
+        folders.append(folder)
+    return fuse_folders(pair, cfg_a, cfg_b, folders, out if out is not None else Path(runs) / FUSED_DIR,
+                        weights=weights)
+
+
+def fuse_folders(pair: str, cfg_a, cfg_b, folders: list[Path], out: str | Path, *,
+                 weights: str | tuple[float, float] = "equal") -> Path:
+    """Fuse the finished runs in ``folders`` (side a's, then side b's: run folders, or full
+    records, which keep config.json and predictions.csv) trained under ``pair_configs``'
+    ``cfg_a`` and ``cfg_b`` into ``OUT/<pair>/<run>/`` (named after side b's run); returns that
+    folder. An unfinished run, or one trained under another config, is refused, naming it."""
+    from actionpose.train.runs import config_mismatch, is_complete, read_record
+
+    folders = [Path(f) for f in folders]
+    for cfg, folder in zip((cfg_a, cfg_b), folders):
+        if not is_complete(folder):
+            raise DataError(folder, f"no finished run of {cfg.experiment}")
         diff = config_mismatch(folder, cfg)
         if diff:
             raise ConfigError(f"{folder}: trained under a different config than the pair asks for: "
                               + "; ".join(diff))
-        folders.append(folder)
     result = fuse_runs(*folders, weights=weights)
     summaries = [read_record(f / "summary.json") for f in folders]
-    target = Path(out if out is not None else Path(runs) / FUSED_DIR) / pair / cfg_b.run_name()
+    target = Path(out) / pair / cfg_b.run_name()
     target.mkdir(parents=True, exist_ok=True)
     write_fused_run(target, result, pair_summary(get_pair(pair), cfg_a, cfg_b, summaries, result))
     return target
@@ -309,7 +325,7 @@ def pair_summary(pair: FusedPair, cfg_a, cfg_b, summaries: list[dict], result: d
         "fused": {**fused, "pair": pair.name, "experiment_a": pair.a, "experiment_b": pair.b},
         # what the records read in place of a config.json (a fused pair has no single config)
         "config": {"context_bias": cfg_b.context_bias,
-                   **{k: getattr(cfg_b, k) for k in QUALITY_KEYS},
+                   **{k: getattr(cfg_b, k) for k in CONFIG_KEYS},
                    "runs": {"a": cfg_a.to_dict(), "b": cfg_b.to_dict()}},
     }
 
@@ -361,4 +377,4 @@ def _print(s: dict, out: Path) -> None:
 
 __all__ = ["Predictions", "read_predictions", "align", "parse_weights", "fuse_scores",
            "tune_weights", "fuse_runs", "write_fused", "FusedPair", "FUSED_PAIRS", "get_pair",
-           "pair_configs", "fuse_pair", "pair_summary", "write_fused_run", "main"]
+           "pair_configs", "fuse_pair", "fuse_folders", "pair_summary", "write_fused_run", "main"]

@@ -186,24 +186,27 @@ def test_records_collect_copies_finished_runs_and_refuses_to_overwrite_others(tm
     runs, records = tmp_path / "runs", tmp_path / "records"
     write_pair(runs, [0.5, 0.4], [0.6, 0.5])
     (runs / "c3d" / "puppet-smoke-split1-seed0" / "last.pt").write_bytes(b"weights")
-    assert main(["records", "collect", str(runs), "--to", str(records)]) == 0
+    assert main(["records", "collect", str(runs), "--to", str(records)]) == 0  # smoke: not unasked
+    assert "0 run(s) copied" in capsys.readouterr().err and not records.exists()
+    assert main(["records", "collect", str(runs), "--to", str(records), "--preset", "smoke"]) == 0
     record = records / "c3d" / "puppet" / "puppet-smoke-split1-seed0"
     assert sorted(p.name for p in record.iterdir()) == ["config.json", "metrics.csv", "summary.json"]
     from_runs = tables.compare_all(report.load_runs(runs))
     from_records = tables.compare_all(report.load_runs(records))
     pd.testing.assert_frame_equal(from_runs, from_records)
-    assert main(["records", "collect", str(runs), "--to", str(records)]) == 0  # same: nothing to do
+    assert main(["records", "collect", str(runs), "--to", str(records), "--preset", "smoke"]) == 0
+    # same: nothing to do
     assert "0 run(s) copied" in capsys.readouterr().err
     (runs / "c3d" / "puppet-smoke-split1-seed0" / "metrics.csv").write_text(
         (record / "metrics.csv").read_text().replace("1.5", "2.5"))
     before = _snapshot(records)
-    assert main(["records", "collect", str(runs), "--to", str(records)]) == 2
+    assert main(["records", "collect", str(runs), "--to", str(records), "--preset", "smoke"]) == 2
     assert "pass --replace" in capsys.readouterr().err and _snapshot(records) == before
-    assert main(["records", "collect", str(runs), "--to", str(records), "--replace"]) == 0
+    assert main(["records", "collect", str(runs), "--to", str(records), "--replace", "--preset", "smoke"]) == 0
     assert "2.5" in (record / "metrics.csv").read_text()
     broken = runs / "c3d-pose" / "puppet-smoke-split1-seed1" / "predictions.csv"
     broken.write_text("video,label\n")
-    assert main(["records", "collect", str(runs), "--to", str(records / "new")]) == 2
+    assert main(["records", "collect", str(runs), "--to", str(records / "new"), "--preset", "smoke"]) == 2
     assert f"{broken}: missing column(s) ['prediction']" in capsys.readouterr().err
     assert not (records / "new").exists()
 

@@ -21,45 +21,12 @@ units.
 from __future__ import annotations
 
 import hashlib
-import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from actionpose.errors import ConfigError
-
-
-def _number(name: str, value, *, low: float | None = None, high: float | None = None) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"pose quality {name} must be a finite number, got {value!r}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ConfigError(f"pose quality {name} must be in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True)
-class PoseQuality:
-    """One setting of the knob (module docstring); the default changes nothing."""
-
-    jitter: float = 0.0
-    miss_rate: float = 0.0
-    offset: tuple[float, float] = (0.0, 0.0)
-    mask_change: float = 0.0
-
-    def __post_init__(self):
-        _number("jitter", self.jitter, low=0.0)
-        _number("miss_rate", self.miss_rate, low=0.0, high=1.0)
-        try:
-            dx, dy = self.offset
-        except (TypeError, ValueError):
-            raise ConfigError(f"pose quality offset must be (dx, dy), got {self.offset!r}") from None
-        object.__setattr__(self, "offset", (_number("offset", dx), _number("offset", dy)))
-        _number("mask_change", self.mask_change)
-
-    @property
-    def is_perfect(self) -> bool:
-        return self == PoseQuality()
+from actionpose.pose.knob import PoseQuality  # the setting (torch-free), re-exported
 
 
 def clip_seed(seed: int, name: str, clip: int = 0, epoch: int = 0) -> int:

@@ -1,8 +1,12 @@
 """The study's comparisons, defined once: each claim of the report is a treatment against a
-baseline on one dataset, and each figure shows the comparisons that name it."""
+baseline on one dataset, and each figure shows the comparisons that name it; issue 18's study
+(:data:`STUDY`) compares every way of feeding pose with its no-pose baseline, against context
+bias and pose quality."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from actionpose.pose.knob import PoseQuality
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,85 @@ def figure_groups() -> list[FigureGroup]:
         names = dict.fromkeys(n for c in comps for n in (c.baseline, c.treatment))
         groups.append(FigureGroup(stem, title, tuple(names), comps[0].dataset))
     return groups
+
+
+# ---------------------------------------------------------------------------------------------
+# issue 18's study: how to feed pose, against its no-pose baseline, under misleading context and
+# imperfect pose (trained by `actionpose seeds --claim study[:KEY|:GROUP]`, same stopping rule)
+
+
+@dataclass(frozen=True)
+class StudyComparison:
+    """One point of the study: ``treatment`` vs ``baseline`` on ``dataset``, at ``context_bias``
+    (None: the preset's own world) with the treatment's pose at ``quality`` (None: clean pose;
+    the baseline reads no pose and is always its clean run). ``treatment`` is an experiment or a
+    fused pair ``"a+b"`` (``actionpose.fuse.FUSED_PAIRS``: a is the baseline, b a pose-only
+    stream, trained as its own run and reported alone, see :attr:`stream`)."""
+
+    key: str
+    group: str  # see STUDY_GROUPS
+    baseline: str
+    treatment: str
+    dataset: str
+    context_bias: float | None = None
+    quality: PoseQuality | None = None
+    expect: str = "better"  # does feeding pose this way help (stats.EXPECTATIONS)
+
+    @property
+    def stream(self) -> str | None:
+        """A fused pair's pose-only stream (its own runs, whose accuracy the study shows alone)."""
+        return self.treatment.partition("+")[2] or None
+
+    @property
+    def title(self) -> str:
+        where = [self.dataset] + ([f"context bias {self.context_bias:g}"] if self.context_bias is not None else [])
+        where += [f"pose {self.quality.label}"] if self.quality is not None else []
+        return f"{self.treatment} vs {self.baseline} ({', '.join(where)})"
+
+
+STUDY_GROUPS = {
+    "modes": "every way of feeding pose vs its no-pose baseline, clean pose, the preset's own world",
+    "quality": "the pose-reading modes at worse pose (the treatment's pose only; frames untouched)",
+    "bias": "the C3D-based modes on puppet worlds of other context biases (clean pose)",
+}
+# mode (treatment) -> its no-pose baseline; "a+b": late fusion of C3D with a pose-only stream
+STUDY_MODES = {"c3d-pose": "c3d", "c3d-mask-channel": "c3d", "c3d+pose-only": "c3d",
+               "c3d+heatmap-volume": "c3d", "c3d+stgcn": "c3d",
+               "attention-pose": "attention", "attention-pose-reg": "attention",
+               "two-stream-mask": "two-stream"}
+# the real-actor composite has masks but joints for one clip only: no joint-reading mode there
+STUDY_ACTORS = ("c3d-pose", "c3d-mask-channel", "c3d+pose-only", "two-stream-mask")
+# the knob: jitter moves joints (the joint streams), missed frames reach joints and masks
+STUDY_QUALITY = [
+    *[(mode, PoseQuality(jitter=j)) for mode in ("c3d+heatmap-volume", "c3d+stgcn") for j in (0.05, 0.1, 0.2)],
+    *[(mode, PoseQuality(miss_rate=m)) for mode in ("c3d-pose", "c3d-mask-channel", "c3d+pose-only",
+                                                  "c3d+heatmap-volume", "c3d+stgcn") for m in (0.2, 0.5)],
+]
+STUDY_BIASES = (0.0, 0.5, 0.8)  # with the preset's own world (b = 0.25 at cpu) the modes' clean row
+STUDY_BIAS_MODES = ("c3d-pose", "c3d-mask-channel", "c3d+pose-only", "c3d+heatmap-volume", "c3d+stgcn")
+
+STUDY: list[StudyComparison] = [
+    *[StudyComparison(mode, "modes", base, mode, "puppet") for mode, base in STUDY_MODES.items()],
+    *[StudyComparison(f"{mode}/actors", "modes", STUDY_MODES[mode], mode, "actors") for mode in STUDY_ACTORS],
+    *[StudyComparison(f"{mode}/{q.label}", "quality", STUDY_MODES[mode], mode, "puppet", quality=q)
+      for mode, q in STUDY_QUALITY],
+    *[StudyComparison(f"{mode}/bias{b:g}", "bias", STUDY_MODES[mode], mode, "puppet", context_bias=b)
+      for mode in STUDY_BIAS_MODES for b in STUDY_BIASES],
+]
+
+
+def study_points(name: str) -> list[StudyComparison]:
+    """The study's comparisons named by ``name``: all of them (empty name), a group, or a key."""
+    if not name:
+        return list(STUDY)
+    if name in STUDY_GROUPS:
+        return [c for c in STUDY if c.group == name]
+    return [c for c in STUDY if c.key == name]
+
+
+def shown_by_report(point: StudyComparison) -> bool:
+    """Whether the report's own tables already show ``point`` (a report comparison on clean
+    pose, at its world or, through the context-bias sweep, at another bias)."""
+    return point.quality is None and any(
+        (c.baseline, c.treatment, c.dataset) == (point.baseline, point.treatment, point.dataset)
+        for c in COMPARISONS)

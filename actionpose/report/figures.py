@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from actionpose.report import pose_quality
 from actionpose.report.comparisons import figure_groups
 from actionpose.report.records import Records
 from actionpose.report.stats import ci95, ci95_over_splits, paired_difference
@@ -166,7 +167,9 @@ def render(records: Records, out_dir: str | Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs, curves = records.runs, records.curves
+    # the report's figures show clean-pose runs (the study's degraded ones: study_table)
+    runs = records.runs[pose_quality.selected(records.runs, None)]
+    curves = records.curves[pose_quality.selected(records.curves, None)]
     base_runs = runs[runs["context_bias"].isna()]
     base_curves = curves[curves["context_bias"].isna()]
     written: list[Path] = []

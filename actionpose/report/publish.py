@@ -9,13 +9,16 @@ from pathlib import Path
 from actionpose.errors import DataError
 from actionpose.io import atomic_dir, atomic_path
 from actionpose.report.figures import render
-from actionpose.report import reliance
+from actionpose.report import pose_quality, reliance
 from actionpose.report.records import load
-from actionpose.report.tables import compare_all, report_markdown, summarise, sweep_slopes
+from actionpose.report.tables import compare_all, report_markdown, study_table, summarise, sweep_slopes
 
 TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
 # written only when some record carries context_reliance.csv (a stale one is removed otherwise)
 OPTIONAL_TABLES = reliance.TABLES
+# issue 18's study (tables.study_table), written once the records hold a point of it that the
+# report's own tables do not show (a stale one is removed otherwise)
+STUDY_TABLE = "study.csv"
 FIGURE_SUFFIXES = (".png", ".svg")
 
 
@@ -39,19 +42,24 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
     results_dir, figures_dir = Path(results_dir), Path(figures_dir)
     records = load(source, preset)
     _check_figures_dir(figures_dir)
-    runs = records.runs
+    # the pose-quality columns only once some run was trained on degraded pose
+    runs = pose_quality.without_clean_columns(records.runs)
     texts = {
         "runs.csv": runs.drop(columns=["path"]).to_csv(index=False),
         "summary.csv": summarise(runs).to_csv(index=False),
         "comparisons.csv": compare_all(runs).to_csv(index=False),
         "sweep_slopes.csv": sweep_slopes(runs).to_csv(index=False),
-        "curves.csv": records.curves.to_csv(index=False),
+        "curves.csv": pose_quality.without_clean_columns(records.curves).to_csv(index=False),
         "report.md": report_markdown(runs),
     }
-    rel = reliance.load_reliance(runs)  # context reliance where records carry it
+    # context reliance where records carry it, of the clean-pose runs (the report's)
+    rel = reliance.load_reliance(runs[pose_quality.selected(runs, None)])
     texts.update(reliance.tables(rel))
     texts["report.md"] += reliance.reliance_markdown(rel)
-    tables = [name for name in TABLES + OPTIONAL_TABLES if name in texts]
+    study = study_table(runs)
+    if (~study["in_report"].astype(bool)).any():
+        texts[STUDY_TABLE] = study.to_csv(index=False)
+    tables = [name for name in TABLES + OPTIONAL_TABLES + (STUDY_TABLE,) if name in texts]
     with ExitStack() as stack:
         figures_tmp = stack.enter_context(atomic_dir(figures_dir))
         made = [figures_dir / p.name for p in render(records, figures_tmp)]
@@ -62,7 +70,7 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
             shutil.copytree(sub, figures_tmp / sub.name)
         for name in tables:  # entered last, replaced first: the figures follow at once
             stack.enter_context(atomic_path(results_dir / name)).write_text(texts[name])
-    for name in OPTIONAL_TABLES:
+    for name in OPTIONAL_TABLES + (STUDY_TABLE,):
         if name not in texts:
             (results_dir / name).unlink(missing_ok=True)
     return [results_dir / name for name in tables] + made

@@ -5,6 +5,8 @@ A run folder is ``<runs>/<experiment>/<run>/`` (written by training); a committe
 ``results/records/<experiment>/<dataset>/<run>/``. Both hold ``summary.json`` and ``metrics.csv``,
 and ``config.json`` and ``predictions.csv`` when they were kept. A record without ``config.json``
 (backfilled from tables) carries the config fields the report reads in its summary's ``config``.
+The pose-quality knob's setting is read from the config (``report.pose_quality``: absent = clean
+pose); the tables leave its columns out while every run is clean.
 """
 from __future__ import annotations
 
@@ -14,12 +16,14 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 import pandas as pd
 
-from actionpose.errors import DataError
+from actionpose.errors import ConfigError, DataError
 from actionpose.io import atomic_dir
+from actionpose.report import pose_quality
 from actionpose.report.stats import binomial_se, wilson95
 
 # val_*: the validation split carved from training (runs with val_fraction > 0): what choices
@@ -99,17 +103,21 @@ def read_record(folder: Path) -> tuple[dict, pd.DataFrame] | None:
     else:
         raise DataError(config_path, "missing (a record without it needs a 'config' entry in summary.json)")
     curves = _read_metrics(folder / "metrics.csv", int(s["epochs"]))
+    try:
+        quality = pose_quality.from_config(config)  # the pose-quality knob; absent: clean pose
+    except ConfigError as exc:
+        raise DataError(config_path if config_path.is_file() else summary_path, str(exc)) from None
     override = config.get("context_bias")
     world = s.get("context_bias", override)  # the bias of the embedded world it trained on
     row = {"experiment": s["experiment"], "dataset": s["dataset"], "split": s["split"],
            "seed": s["seed"], "preset": s["preset"],
            "context_bias": np.nan if override is None else float(override),
-           "background_factor": config.get("background_factor"),
+           "background_factor": config.get("background_factor"), **quality,
            **s["final"], "seconds": s["seconds_total"], "peak_rss_gib": s.get("peak_rss_gib"),
            "epochs": s["epochs"], "test_videos": s.get("num_test_videos"),
            "world_context_bias": np.nan if world is None else float(world), "path": str(folder)}
     curves["context_bias"] = row["context_bias"]
-    for key in ("experiment", "dataset", "split", "seed", "preset"):
+    for key in ("experiment", "dataset", "split", "seed", "preset", *quality):
         curves[key] = row[key]
     return row, curves
 
@@ -172,13 +180,16 @@ def load_predictions(runs: pd.DataFrame, experiment: str, dataset: str) -> pd.Da
 
 
 def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False,
-            folders: list[Path] | None = None) -> list[Path]:
+            folders: list[Path] | None = None, presets: Iterable[str] | None = None) -> list[Path]:
     """Copy the text records of every finished run under ``runs_dir`` (of those in ``folders``
     if given) into ``records_dir/<experiment>/<dataset>/<run>/``. A record that exists with other
     content is refused (all of them listed, nothing written) unless ``replace``; a record that only
     lacks files its run has gained since (``context_reliance.csv``, computed after training) is
-    completed, not refused. Returns the written folders."""
+    completed, not refused. ``presets``: copy only runs of these presets (all if None).
+    Returns the written folders."""
     runs = load(runs_dir).runs
+    if presets is not None:
+        runs = runs[runs["preset"].isin(list(presets))]
     if folders is not None:
         wanted = {Path(f).resolve() for f in folders}
         runs = runs[[Path(p).resolve() in wanted for p in runs["path"]]]
@@ -207,8 +218,12 @@ def collect(runs_dir: str | Path, records_dir: str | Path, replace: bool = False
 
 def collect_main(args) -> int:
     """``actionpose records collect RUNS_DIR``."""
-    written = collect(args.runs, args.to, replace=args.replace)
-    print(f"records: {len(written)} run(s) copied into {args.to}", file=sys.stderr)
+    presets = args.preset or None
+    if presets is None:  # smoke runs are checks of the code, not results: never copied unasked
+        presets = sorted(set(load(args.runs).runs["preset"]) - {"smoke"})
+    written = collect(args.runs, args.to, replace=args.replace, presets=presets)
+    print(f"records: {len(written)} run(s) copied into {args.to} (preset(s): "
+          f"{', '.join(presets) or 'none'}; smoke runs only with --preset smoke)", file=sys.stderr)
     for path in written:
         print(path)
     return 0

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 from actionpose.errors import ConfigError
+from actionpose.pose.knob import PoseQuality
+from actionpose.report.pose_quality import selected as quality_selected
 
 METRIC = "test_video_acc"
 
@@ -66,13 +68,17 @@ def wilson95(accuracy, n_test) -> tuple[np.ndarray, np.ndarray]:
     return centre - half, centre + half
 
 
-def _sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str, context_bias):
-    """Both sides' runs indexed by (split, seed), and the pairs they share."""
+def paired_sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str, context_bias=None,
+                 pose_quality: PoseQuality | None = None):
+    """Both sides' runs indexed by (split, seed), and the pairs they share: the runs on
+    ``dataset`` at ``context_bias`` (None: the preset's own world), the treatment's at
+    ``pose_quality`` (None: clean pose) and the baseline's on clean pose (a no-pose baseline has
+    no knob; a pose baseline is its clean run)."""
     sel = runs[runs["dataset"] == dataset]
     if "context_bias" in sel:
         sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
-    a = sel[sel["experiment"] == baseline].set_index(["split", "seed"])
-    b = sel[sel["experiment"] == treatment].set_index(["split", "seed"])
+    a = sel[(sel["experiment"] == baseline) & quality_selected(sel, None)].set_index(["split", "seed"])
+    b = sel[(sel["experiment"] == treatment) & quality_selected(sel, pose_quality)].set_index(["split", "seed"])
     for name, side in ((baseline, a), (treatment, b)):
         if side.index.has_duplicates:
             twice = sorted(set(side.index[side.index.duplicated()]))
@@ -84,9 +90,10 @@ def _sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str, cont
 
 
 def paired_deltas(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
-                  metric: str = METRIC, context_bias=None) -> pd.Series:
+                  metric: str = METRIC, context_bias=None, pose_quality: PoseQuality | None = None
+                  ) -> pd.Series:
     """treatment - baseline per (split, seed) pair (see :func:`paired_difference`)."""
-    a, b, common = _sides(runs, baseline, treatment, dataset, context_bias)
+    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality)
     return _deltas(a, b, common, metric)
 
 
@@ -95,12 +102,16 @@ def _deltas(a: pd.DataFrame, b: pd.DataFrame, common, metric: str) -> pd.Series:
 
 
 def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
-                      metric: str = METRIC, context_bias=None) -> dict:
+                      metric: str = METRIC, context_bias=None,
+                      pose_quality: PoseQuality | None = None) -> dict:
     """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means.
     ``context_bias=None`` compares the runs on the preset's own world (no ``context_bias`` set),
-    a number the sweep runs at that bias. Runs that would pair ambiguously (two runs of one side
-    with the same split and seed, e.g. of two presets) are an error, never averaged."""
-    a, b, common = _sides(runs, baseline, treatment, dataset, context_bias)
+    a number the sweep runs at that bias. ``pose_quality`` selects the treatment's runs at that
+    setting of the pose-quality knob (None: clean pose), always against the baseline's clean
+    runs, so a degraded pose mode pairs by seed with its no-pose baseline (and a mode with its
+    own clean runs when ``baseline == treatment``). Runs that would pair ambiguously (two runs of
+    one side with the same split and seed, e.g. of two presets) are an error, never averaged."""
+    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality)
     splits = common.get_level_values("split")
     diffs = _deltas(a, b, common, metric).to_numpy()
     mean, half = ci95_over_splits(diffs, splits)

@@ -8,18 +8,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from actionpose.report.comparisons import COMPARISONS
+from actionpose.pose.knob import PoseQuality
+from actionpose.report import pose_quality
+from actionpose.report.comparisons import COMPARISONS, STUDY, shown_by_report
 from actionpose.report.records import load_predictions, load_runs
 from actionpose.report.stats import (
     METRIC, binomial_se, ci95, ci95_over_splits, claim_holds, ols_slope, paired_deltas,
-    paired_difference, verdict)
+    paired_difference, paired_sides, verdict)
 from actionpose.report.stopping import stopping
 
 
 def summarise(runs: pd.DataFrame, metric: str = METRIC) -> pd.DataFrame:
     """Mean, 95% CI (over seeds, or over split means), run and split counts, and the mean
-    per-run test-set standard error, per (experiment, dataset, preset, context_bias)."""
+    per-run test-set standard error, per (experiment, dataset, preset, context_bias) and, where
+    ``runs`` has the pose-quality columns, per setting of the knob."""
     keys = ["experiment", "dataset", "preset", "context_bias"]
+    keys += [c for c in pose_quality.COLUMNS if c in runs]
     rows = []
     for key, group in runs.groupby(keys, dropna=False, sort=True):
         mean, half = ci95_over_splits(group[metric], group["split"])
@@ -46,6 +50,48 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
                     "seeds_for_5pt": rule.for_half_width})
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+STUDY_COLUMNS = ["key", "group", "dataset", "baseline", "treatment", "context_bias", "pose_quality",
+                 *pose_quality.COLUMNS, "n_pairs", "baseline_mean", "baseline_ci95", "treatment_mean",
+                 "treatment_ci95", "delta_mean", "delta_ci95", "verdict", "stopping", "seeds_needed",
+                 "stream", "stream_mean", "stream_ci95", "treatment_seconds", "in_report"]
+
+
+def study_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """Issue 18's study (:data:`~actionpose.report.comparisons.STUDY`): per point with runs on
+    both sides, treatment − baseline paired by seed (the treatment at its pose quality, the
+    baseline clean), what the difference says, the stopping rule's state, a fused pair's pose
+    stream alone (mean over the same seeds, at the same setting), the treatment's mean seconds
+    per run (a fused pair's: both of its runs) and whether the report's own tables show it."""
+    rows = []
+    for point in STUDY:
+        d = paired_difference(runs, point.baseline, point.treatment, point.dataset,
+                              context_bias=point.context_bias, pose_quality=point.quality)
+        if not d["n_pairs"]:
+            continue
+        _, b, common = paired_sides(runs, point.baseline, point.treatment, point.dataset,
+                                    point.context_bias, point.quality)
+        stream = (np.nan, np.nan)
+        if point.stream is not None:
+            _, s, _ = paired_sides(runs, point.stream, point.stream, point.dataset,
+                                   point.context_bias, point.quality)
+            s = s[s.index.isin(common)]
+            if len(s):
+                stream = ci95_over_splits(s[METRIC], s.index.get_level_values("split"))
+        rule = stopping(d, point.expect)
+        rows.append({"key": point.key, "group": point.group, "dataset": point.dataset,
+                     "baseline": point.baseline, "treatment": point.treatment,
+                     "context_bias": np.nan if point.context_bias is None else point.context_bias,
+                     "pose_quality": (point.quality or PoseQuality()).label,
+                     **pose_quality.values(point.quality),
+                     **{k: d[k] for k in ("n_pairs", "baseline_mean", "baseline_ci95", "treatment_mean",
+                                          "treatment_ci95", "delta_mean", "delta_ci95")},
+                     "verdict": verdict(d), "stopping": rule.state, "seeds_needed": rule.needed,
+                     "stream": point.stream or "", "stream_mean": stream[0], "stream_ci95": stream[1],
+                     "treatment_seconds": float(b.loc[common, "seconds"].mean()) if "seconds" in b else np.nan,
+                     "in_report": shown_by_report(point)})
+    return pd.DataFrame(rows, columns=STUDY_COLUMNS)
 
 
 def _pct(mean: float, half: float) -> str:
@@ -196,23 +242,28 @@ class Paired:
 
 
 def compare(source, baseline: str, treatment: str, dataset: str = "puppet",
-            preset: str | None = None, context_bias: float | None = None) -> Paired:
+            preset: str | None = None, context_bias: float | None = None,
+            pose_quality: PoseQuality | None = None) -> Paired:
     """Pair ``treatment`` with ``baseline`` on ``dataset``; ``source`` is a runs folder, a
-    records folder or a runs table. ``context_bias=None`` compares the preset's own world."""
+    records folder or a runs table. ``context_bias=None`` compares the preset's own world;
+    ``pose_quality`` takes the treatment's runs at that setting of the knob (None: clean pose),
+    against the baseline's clean runs (see :func:`stats.paired_difference`)."""
     runs = source if isinstance(source, pd.DataFrame) else load_runs(Path(source), preset)
     if preset is not None:
         runs = runs[runs["preset"] == preset]
-    d = paired_difference(runs, baseline, treatment, dataset, context_bias=context_bias)
-    sel = runs[runs["dataset"] == dataset]
-    sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
-    cols = ["split", "seed", METRIC] + (["test_video_se"] if "test_video_se" in sel else [])
-    a = sel[sel["experiment"] == baseline][cols]
-    b = sel[sel["experiment"] == treatment][cols]
-    table = a.merge(b, on=["split", "seed"], suffixes=(f" {baseline}", f" {treatment}"))
-    table["delta"] = table[f"{METRIC} {treatment}"] - table[f"{METRIC} {baseline}"]
+    d = paired_difference(runs, baseline, treatment, dataset, context_bias=context_bias,
+                          pose_quality=pose_quality)
+    a, b, _ = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality)
+    cols = ["split", "seed", METRIC] + (["test_video_se"] if "test_video_se" in runs else [])
+    # a mode against its own clean runs: the sides are told apart by the setting
+    side_b = treatment if treatment != baseline else f"{treatment} {(pose_quality or PoseQuality()).label}"
+    table = a.reset_index()[cols].merge(b.reset_index()[cols], on=["split", "seed"],
+                                        suffixes=(f" {baseline}", f" {side_b}"))
+    table["delta"] = table[f"{METRIC} {side_b}"] - table[f"{METRIC} {baseline}"]
     comp = next((c for c in COMPARISONS if (c.baseline, c.treatment, c.dataset)
                  == (baseline, treatment, dataset)), None)
-    claim = claim_holds(d, comp.expect) if comp and context_bias is None else None
+    clean = pose_quality is None or pose_quality.is_perfect
+    claim = claim_holds(d, comp.expect) if comp and context_bias is None and clean else None
     return Paired(table.sort_values(["split", "seed"]).reset_index(drop=True), d, verdict(d), claim)
 
 
@@ -220,8 +271,9 @@ def compare_settings(baseline_source, treatment_source, metric: str = METRIC) ->
     """The same runs trained under two settings (e.g. fp32 vs bf16: two runs or records folders):
     per (experiment, dataset, preset, split, context bias), Δ = treatment − baseline paired by
     seed, with its 95% t interval. Runs present on one side only are left out."""
-    keys = ["experiment", "dataset", "preset", "context_bias", "split", "seed"]
     a, b = load_runs(baseline_source), load_runs(treatment_source)
+    keys = ["experiment", "dataset", "preset", "context_bias",
+            *[c for c in pose_quality.COLUMNS if c in a and c in b], "split", "seed"]
     both = a[keys + [metric]].merge(b[keys + [metric]], on=keys, suffixes=("_baseline", "_treatment"))
     rows = []
     for key, group in both.groupby(keys[:-1], dropna=False, sort=True):

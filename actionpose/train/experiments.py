@@ -51,7 +51,7 @@ class TrainConfig:
     heatmap_sigma: float | None = None
     aux_weight: float = 1.0  # heatmaps_reg: weight of the auxiliary heatmap loss
     volume_size: tuple[int, int] | None = None  # heatmap_volume maps (h, w); None: half of ``size``
-    # the pose-quality knob (pose.quality.PoseQuality), in units of the person's height: the pose
+    # the pose-quality knob (pose.knob.PoseQuality), in units of the person's height: the pose
     # the model sees made worse, never the frames; drawn anew per epoch and video in training,
     # once per test (and validation) video, the same for every epoch and seed
     pose_jitter: float = 0.0
@@ -122,21 +122,16 @@ class TrainConfig:
                 f"-seed{self.seed}")
 
     def pose_quality(self):
-        """The run's :class:`~actionpose.pose.quality.PoseQuality`, or None for the pose as it is."""
-        from actionpose.pose.quality import PoseQuality
+        """The run's :class:`~actionpose.pose.knob.PoseQuality`, or None for the pose as it is."""
+        from actionpose.pose.knob import PoseQuality
 
-        quality = PoseQuality(self.pose_jitter, self.pose_miss_rate, tuple(self.pose_offset),
-                              self.pose_mask_change)
+        quality = PoseQuality.from_config(self.__dict__)
         return None if quality.is_perfect else quality
 
     def pose_quality_parts(self) -> list[str]:
         """The knob's settings that differ from perfect pose, as run-name parts (e.g. jitter0.05)."""
-        dx, dy = self.pose_offset
-        parts = [f"jitter{self.pose_jitter:g}" if self.pose_jitter else "",
-                 f"miss{self.pose_miss_rate:g}" if self.pose_miss_rate else "",
-                 f"offset{dx:g}_{dy:g}" if dx or dy else "",
-                 f"mask{self.pose_mask_change:+g}" if self.pose_mask_change else ""]
-        return [p for p in parts if p]
+        quality = self.pose_quality()
+        return [] if quality is None else quality.parts()
 
 
 def dataset_label(dataset: str) -> str:
