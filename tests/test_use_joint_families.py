@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from actionpose.use.model import load_model, open_run
-from use_runs import cli, one_line_error
+from use_runs import cli, one_line_error, train_runs
 
 EXPERIMENTS = ("stgcn", "heatmap-volume")
 FAST = ("--estimator", "use_runs:NobodyEvenFrames")
@@ -17,19 +17,7 @@ FAST = ("--estimator", "use_runs:NobodyEvenFrames")
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from actionpose.data import synthetic
-    from actionpose.train import engine
-    from actionpose.train.experiments import make_config
-
-    tmp = tmp_path_factory.mktemp("use_joints")
-    root = tmp / "data" / "puppet-smoke"
-    synthetic.generate(root, synthetic.synth_config("smoke"), workers=1)
-    runs = {}
-    for exp in EXPERIMENTS:
-        cfg = make_config(exp, "smoke", dataset=str(root), workers=0, epochs=1)
-        engine.fit(cfg, tmp / "runs", progress=False)
-        runs[exp] = tmp / "runs" / exp / cfg.run_name()
-    return root, runs
+    return train_runs(tmp_path_factory.mktemp("use_joints"), EXPERIMENTS)
 
 
 def _test_batch(root, loaded, n=3):

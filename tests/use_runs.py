@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[1]
 EXPERIMENTS = ("c3d-pose", "attention-pose")
 
 
-def train_runs(tmp: Path) -> tuple[Path, dict[str, Path]]:
-    """(dataset root, {experiment: run folder}) trained under ``tmp``."""
+def train_runs(tmp: Path, experiments: tuple[str, ...] = EXPERIMENTS) -> tuple[Path, dict[str, Path]]:
+    """(dataset root, {experiment: run folder}) trained under ``tmp``, one epoch each."""
     from actionpose.data import synthetic
     from actionpose.train import engine
     from actionpose.train.experiments import make_config
@@ -24,7 +24,7 @@ def train_runs(tmp: Path) -> tuple[Path, dict[str, Path]]:
     root = tmp / "data" / "puppet-smoke"
     synthetic.generate(root, synthetic.synth_config("smoke"), workers=1)
     runs = {}
-    for exp in EXPERIMENTS:
+    for exp in experiments:
         cfg = make_config(exp, "smoke", dataset=str(root), workers=0, epochs=1)
         engine.fit(cfg, tmp / "runs", progress=False)
         runs[exp] = tmp / "runs" / exp / cfg.run_name()
