@@ -19,6 +19,16 @@ def test_ci95_matches_student_t():
     assert math.isnan(stats.ci95([0.4])[1])
 
 
+def test_the_99_percent_interval_guards_the_repeated_looks():
+    # t(0.995, 2) = 9.924843: the same sd, a wider interval
+    assert stats.ci95([0.5, 0.6, 0.7], level=0.99)[1] == pytest.approx(9.924843 * 0.1 / math.sqrt(3), rel=1e-5)
+    d = stats.paired_difference(_runs([0.50, 0.40, 0.60, 0.45], [0.58, 0.44, 0.70, 0.50]),
+                                "c3d", "c3d-pose", "puppet")
+    assert d["delta_ci99"] > d["delta_ci95"] > 0
+    assert stats.claim_holds(d, "better") == "holds"  # [+2.4, +11.1] at 95%, [-1.3, +14.8] at 99%
+    assert stats.claim_holds({**d, "delta_ci95": d["delta_ci99"]}, "better") == "not shown (CI spans 0)"
+
+
 def test_several_splits_are_averaged_before_the_interval():
     # 3 splits x 3 seeds: the interval is over the 3 split means, not the 9 runs
     values = [0.30, 0.31, 0.32, 0.40, 0.41, 0.42, 0.50, 0.51, 0.52]

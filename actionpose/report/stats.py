@@ -26,8 +26,9 @@ MARGIN = 0.05
 EXPECTATIONS = {"better": (0, "above"), "not better": (1, "below"), "not worse": (-1, "above")}
 
 
-def ci95(values) -> tuple[float, float]:
-    """Mean and half-width of the 95% Student-t interval (half-width NaN for one value)."""
+def ci95(values, level: float = 0.95) -> tuple[float, float]:
+    """Mean and half-width of the Student-t interval at ``level`` (95% unless asked; half-width
+    NaN for one value)."""
     from scipy import stats
 
     x = np.asarray(list(values), dtype=float)
@@ -36,18 +37,18 @@ def ci95(values) -> tuple[float, float]:
         return float("nan"), float("nan")
     if len(x) == 1:
         return float(x[0]), float("nan")
-    half = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    half = stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
     return float(x.mean()), float(half)
 
 
-def ci95_over_splits(values: pd.Series, splits: pd.Series) -> tuple[float, float]:
+def ci95_over_splits(values: pd.Series, splits: pd.Series, level: float = 0.95) -> tuple[float, float]:
     """:func:`ci95` over seeds, or over the split means when several splits were run: runs of
     one split share its test set, so they are not independent samples of the method."""
     values = pd.Series(np.asarray(values, dtype=float))
     splits = pd.Series(np.asarray(splits))
     if splits.nunique() > 1:
-        return ci95(values.groupby(splits).mean())
-    return ci95(values)
+        return ci95(values.groupby(splits).mean(), level)
+    return ci95(values, level)
 
 
 def binomial_se(accuracy, n_test) -> np.ndarray:
@@ -115,6 +116,8 @@ def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset
     splits = common.get_level_values("split")
     diffs = _deltas(a, b, common, metric).to_numpy()
     mean, half = ci95_over_splits(diffs, splits)
+    # the stopping rule looks after every added seed; 99% is a simple guard against those looks
+    half99 = ci95_over_splits(diffs, splits, level=0.99)[1]
     nan2 = (float("nan"),) * 2
     base_mean, base_ci = ci95_over_splits(a.loc[common, metric], splits) if len(common) else nan2
     treat_mean, treat_ci = ci95_over_splits(b.loc[common, metric], splits) if len(common) else nan2
@@ -127,7 +130,7 @@ def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset
     return {"baseline": baseline, "treatment": treatment, "dataset": dataset, "n_pairs": len(common),
             "baseline_mean": base_mean, "baseline_ci95": base_ci,
             "treatment_mean": treat_mean, "treatment_ci95": treat_ci,
-            "delta_mean": mean, "delta_ci95": half,
+            "delta_mean": mean, "delta_ci95": half, "delta_ci99": half99,
             "baseline_test_se": test_se(a), "treatment_test_se": test_se(b)}
 
 

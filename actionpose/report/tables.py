@@ -45,6 +45,7 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
         row.update({"key": comp.key, "title": comp.title, "claim": comp.claim})
         row["verdict"] = verdict(row)
         row["claim_holds"] = claim_holds(row, comp.expect)
+        row["claim_holds_99"] = claim_holds({**row, "delta_ci95": row["delta_ci99"]}, comp.expect)
         rule = stopping(row, comp.expect)
         row.update({"seeds": rule.seeds, "stopping": rule.state, "seeds_needed": rule.needed,
                     "seeds_for_5pt": rule.for_half_width})
@@ -107,15 +108,17 @@ def report_markdown(runs: pd.DataFrame) -> str:
     seeds (or how many it is expected to need)."""
     table = compare_all(runs[runs["context_bias"].isna()] if "context_bias" in runs else runs)
     lines = ["| claim (report) | data | baseline | treatment | Δ (treatment − baseline) | seeds "
-             "| test-set SE per run (baseline / treatment) | difference | claim | seeds: stopping rule |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "| test-set SE per run (baseline / treatment) | difference | claim | seeds: stopping rule "
+             "| Δ at 99% | claim at 99% |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in table.to_dict("records"):
         se = f"{row['baseline_test_se'] * 100:.1f} / {row['treatment_test_se'] * 100:.1f} pt"
         lines.append(
             f"| {row['claim']} | {row['dataset']} | {row['baseline']}: {_pct(row['baseline_mean'], row['baseline_ci95'])}"
             f" | {row['treatment']}: {_pct(row['treatment_mean'], row['treatment_ci95'])}"
             f" | {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {se}"
-            f" | {row['verdict']} | {row['claim_holds']} | {row['stopping']} |")
+            f" | {row['verdict']} | {row['claim_holds']} | {row['stopping']}"
+            f" | {_pct(row['delta_mean'], row['delta_ci99'])} pt | {row['claim_holds_99']} |")
     return "\n".join(lines) + "\n" + sweep_markdown(runs)
 
 
