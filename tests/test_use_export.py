@@ -1,14 +1,12 @@
 """`actionpose export`: TorchScript and ONNX files that reproduce the PyTorch logits."""
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 import torch
 
 from actionpose.use.model import load_model, open_run
-from use_runs import cli, one_line_error, train_runs
+from use_runs import cli, export_run, one_line_error, train_runs
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +30,7 @@ def _test_batch(root, loaded, n=3):
 def test_export_matches_pytorch(trained, tmp_path, exp, fmt):
     root, runs = trained
     loaded = open_run(runs[exp])
-    out = tmp_path / f"model.{fmt}"
-    proc = cli("export", runs[exp], "--format", fmt, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    out, meta = export_run(runs[exp], fmt, tmp_path)
     assert meta["format"] == fmt and meta["classes"] == list(loaded.spec.classes)
     assert meta["inputs"] == list(loaded.spec.inputs) and meta["num_frames"] == 4 and meta["size"] == [32, 32]
     assert meta["pose_needed"] == (["mask"] if exp == "c3d-pose" else ["joints"])

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from actionpose.use.model import load_model, open_run
-from use_runs import cli, one_line_error, train_runs
+from use_runs import cli, export_run, one_line_error, train_runs
 
 EXPERIMENTS = ("stgcn", "heatmap-volume")
 FAST = ("--estimator", "use_runs:NobodyEvenFrames")
@@ -44,10 +44,7 @@ def test_the_spec_names_joints_and_confidences(trained, exp):
 def test_export_matches_pytorch_on_test_clips(trained, tmp_path, exp, fmt):
     root, runs = trained
     loaded = open_run(runs[exp])
-    out = tmp_path / f"model.{fmt}"
-    proc = cli("export", runs[exp], "--format", fmt, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    meta = json.loads(out.with_name(out.name + ".json").read_text())
+    out, meta = export_run(runs[exp], fmt, tmp_path)
     assert meta["inputs"] == ["joints", "joint_conf"] and meta["pose_needed"] == ["joints"]
     assert meta["input_shapes"] == {"joints": [1, 4, 15, 2], "joint_conf": [1, 4, 15]}
     batch = _test_batch(root, loaded)

@@ -4,6 +4,7 @@ The smoke puppet world and one epoch of c3d-pose and attention-pose on it: secon
 """
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -79,3 +80,11 @@ class NobodyEvenFrames(Still):
     def __call__(self, frame):
         self.frame += 1
         return self._no_person() if self.frame % 2 else super().__call__(frame)
+
+
+def export_run(run: Path, fmt: str, tmp: Path) -> tuple[Path, dict]:
+    """``actionpose export RUN --format FMT`` into ``tmp``: the model file and its JSON."""
+    out = tmp / f"model.{fmt}"
+    proc = cli("export", run, "--format", fmt, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    return out, json.loads(out.with_name(out.name + ".json").read_text())
