@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -247,18 +248,19 @@ def test_cli_refuses_data_root_failing_check(tmp_path):
 
 
 def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
+    """The whole report at the smoke preset; then runs side by side, each in its own process."""
     env = _env(ACTIONPOSE_DATA=str(tmp_path / "data"))
     out = [str(tmp_path / x) for x in ("runs", "results", "figures")]
-    result = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
-                  "--results", out[1], "--figures", out[2], env=env, timeout=900)
+    args = ("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
+            "--results", out[1], "--figures", out[2])
+    result = _cli(*args, env=env, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    runs = pd.read_csv(Path(out[1]) / "runs.csv")
     from actionpose.train.experiments import REPORT_RUNS
 
+    runs = pd.read_csv(Path(out[1]) / "runs.csv")
     assert len(runs) == len(REPORT_RUNS)
     assert (Path(out[2]) / "c3d_pose.png").is_file() and (Path(out[2]) / "c3d_pose.svg").is_file()
-    again = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
-                 "--results", out[1], "--figures", out[2], env=env)
+    again = _cli(*args, env=env)
     assert again.returncode == 0 and again.stderr.count("done, skipped") == len(REPORT_RUNS)
     # each call appends its wall time, and what it trained, to OUT/reproduce_log.jsonl
     first, second = [json.loads(line) for line in (Path(out[0]) / "reproduce_log.jsonl").open()]
@@ -267,30 +269,22 @@ def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
     assert second["runs_trained"] == 0 and second["datasets_generated"] == []
     # a finished run trained under another config (a preset changed since) is refused, kept
     config = Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "config.json"
-    config.write_text(config.read_text().replace('"lr": 0.01', '"lr": 0.001'))
-    stale = _cli("reproduce", "--preset", "smoke", "--seeds", "1", "--quiet", "--out", out[0],
-                 "--results", out[1], "--figures", out[2], env=env)
+    original = config.read_text()
+    config.write_text(original.replace('"lr": 0.01', '"lr": 0.001'))
+    stale = _cli(*args, env=env)
     assert stale.returncode == 2, stale.stderr[-2000:]
     assert "1 finished run(s)" in stale.stderr and "puppet-smoke-split1-seed0: lr: 0.001 (run folder) != 0.01" \
         in stale.stderr and config.is_file()
-
-
-def test_reproduce_side_by_side_runs_each_in_its_own_process(tmp_path, jhmdb_root):
-    env = _env(ACTIONPOSE_DATA=str(tmp_path / "data"))
-    out = [str(tmp_path / x) for x in ("runs", "results", "figures")]
-    args = ("reproduce", "--preset", "smoke", "--seeds", "1", "--jobs", "2", "--only", "c3d",
-            "--only", "pose-only", "--quiet", "--out", out[0], "--results", out[1], "--figures", out[2])
-    result = _cli(*args, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count(": started (log ") == 4 and result.stderr.count("-seed0: finished") == 4
-    runs = pd.read_csv(Path(out[1]) / "runs.csv")
-    assert sorted(zip(runs.experiment, runs.dataset)) == [
-        ("c3d", "actors"), ("c3d", "puppet"), ("pose-only", "jhmdb"), ("pose-only", "puppet")]
-    log = Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "train.log"
-    assert "test video acc" in log.read_text()
-    # a run that fails is named with its log, and reproduce exits non-zero
+    # side by side (--jobs 2): a missing run trains in its own process and logs there; a run that
+    # fails is named with its log, and reproduce exits non-zero
+    config.write_text(original)
+    shutil.rmtree(Path(out[0]) / "pose-only" / "puppet-smoke-split1-seed0")
     (Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "summary.json").unlink()
     (Path(out[0]) / "c3d" / "puppet-smoke-split1-seed0" / "last.pt").write_bytes(b"junk")
-    again = _cli(*args, env=env, timeout=600)
-    assert again.returncode == 1 and "1 run(s) failed" in again.stderr
-    assert "puppet-smoke-split1-seed0/train.log" in again.stderr
+    side = _cli(*args[:5], "--jobs", "2", "--only", "c3d", "--only", "pose-only", *args[5:], env=env,
+                timeout=600)
+    assert side.returncode == 1 and "1 run(s) failed" in side.stderr, side.stderr[-2000:]
+    assert "puppet-smoke-split1-seed0/train.log" in side.stderr
+    assert side.stderr.count(": started (log ") == 2 and side.stderr.count("-seed0: finished") == 1
+    log = Path(out[0]) / "pose-only" / "puppet-smoke-split1-seed0" / "train.log"
+    assert "test video acc" in log.read_text() and (log.parent / "summary.json").is_file()
