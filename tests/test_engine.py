@@ -89,10 +89,32 @@ def test_fit_writes_metrics_predictions_summary(smoke_data, tmp_path):
     predictions = pd.read_csv(folder / "predictions.csv")
     assert len(predictions) == summary["num_test_videos"] > 0
     assert {"video", "label", "prediction"} <= set(predictions.columns)
-    assert summary["complete"] and (folder / "best.pt").is_file() and (folder / "last.pt").is_file()
+    # no validation split, so no best.pt: a checkpoint is never chosen on the test split
+    assert summary["complete"] and (folder / "last.pt").is_file() and not (folder / "best.pt").exists()
     assert json.loads((folder / "config.json").read_text())["background_factor"] == 0.25
     confusion = pd.read_csv(folder / "confusion.csv", index_col=0)
     assert confusion.to_numpy().sum() == summary["num_test_videos"]
+
+
+def test_best_checkpoint_is_the_best_validation_epoch(smoke_data, tmp_path, monkeypatch):
+    chosen = []
+    real = runs.save_checkpoints
+
+    def spy(folder, state, *, improved):
+        if improved:
+            chosen.append(state["epoch"])
+        real(folder, state, improved=improved)
+
+    monkeypatch.setattr(engine, "save_checkpoints", spy)
+    cfg = make_config("c3d-pose", "smoke", epochs=3, dataset=str(smoke_data), val_fraction=0.5)
+    engine.fit(cfg, tmp_path, progress=False)
+    folder = runs.run_dir(cfg, tmp_path)
+    metrics = pd.read_csv(folder / "metrics.csv")
+    val = metrics["val_video_acc"].tolist()
+    best_epoch = int(metrics["epoch"][val.index(max(val))])  # the first epoch at the maximum
+    assert chosen[-1] == best_epoch and runs.load_checkpoint(folder / "best.pt")["epoch"] == best_epoch
+    # each write of best.pt is a strict improvement of validation accuracy
+    assert all(val[b - 1] > max(val[:a]) for a, b in zip(chosen, chosen[1:]))
 
 
 def test_resume_after_sigkill_is_bit_identical(smoke_data, tmp_path):

@@ -183,7 +183,10 @@ def record_epoch(cfg: TrainConfig, folder: Path, t: Trainer, history: list[dict]
         print(f"[{cfg.experiment} {cfg.run_name()}] epoch {row['epoch']}: train loss "
               f"{row['train_loss']:.3f} acc {row['train_acc']:.3f}{val} | {test}",
               file=sys.stderr, flush=True)
-    improved = acc is not None and acc > best_acc
+    # best.pt is chosen on the validation split only: a run without one keeps last.pt alone
+    val = row.get("val_video_acc")
+    earlier = [r["val_video_acc"] for r in history[:-1] if r.get("val_video_acc") is not None]
+    improved = val is not None and (not earlier or val > max(earlier))
     best_acc = best_acc if acc is None else max(best_acc, acc)
     ckpt = {"model": t.model.state_dict(), "optimizer": t.optimizer.state_dict(),
             "scheduler": t.scheduler.state_dict(), "scaler": t.scaler.state_dict(),

@@ -42,8 +42,8 @@ CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(TrainConfig)
 # Present only in runs with a validation split (val_fraction > 0); VAL_FILE is what fuse reads.
 VAL_COLUMNS = ["val_loss", "val_clip_acc", "val_video_acc"]
 VAL_FILE, VAL_VIDEOS = "val_predictions.csv", "val_videos.txt"
-RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt", "best.pt")
-VAL_RECORD_FILES = (VAL_FILE, VAL_VIDEOS)
+RECORD_FILES = ("metrics.csv", "predictions.csv", "confusion.csv", "summary.json", "last.pt")
+VAL_RECORD_FILES = (VAL_FILE, VAL_VIDEOS, "best.pt")  # best.pt: the best validation epoch
 
 
 def run_dir(cfg: TrainConfig, out: str | Path) -> Path:
@@ -278,7 +278,8 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
 
 
 def save_checkpoints(folder: Path, state: dict[str, Any], *, improved: bool) -> None:
-    """The epoch's ``best.pt`` when the test accuracy ``improved``, then its ``last.pt``.
+    """The epoch's ``best.pt`` when the validation accuracy ``improved`` (never the test
+    accuracy: runs without a validation split write no ``best.pt``), then its ``last.pt``.
 
     Best first: a kill between the two leaves ``last.pt`` at the previous epoch, so a resume
     trains this epoch again and writes both anew. The other order would leave a ``last.pt``
