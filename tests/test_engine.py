@@ -308,5 +308,7 @@ def test_reproduce_smoke_end_to_end(tmp_path, jhmdb_root):
     assert side.returncode == 1 and "1 run(s) failed" in side.stderr, side.stderr[-2000:]
     assert "puppet-smoke-split1-seed0/train.log" in side.stderr
     assert side.stderr.count(": started (log ") == 2 and side.stderr.count("-seed0: finished") == 1
+    # --only picks those experiments on every dataset: their other two runs are done, skipped
+    assert side.stderr.count("done, skipped") == 2, side.stderr[-2000:]
     log = Path(out[0]) / "pose-only" / "puppet-smoke-split1-seed0" / "train.log"
     assert "test video acc" in log.read_text() and (log.parent / "summary.json").is_file()
