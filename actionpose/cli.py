@@ -201,6 +201,9 @@ def _add_evaluate(p: argparse.ArgumentParser) -> str:
     p.add_argument("--clips", type=_positive, default=None, help="clips per test video (default: the run's)")
     p.add_argument("--flip", action="store_true", help="also average each clip's mirror image")
     p.add_argument("--split", type=int, default=None, help="official split 1..3 (the run's own)")
+    p.add_argument("--on", choices=("test", "val"), default="test",
+                   help="score the test videos (default) or the run's validation videos, on "
+                        "which test-time clips and flips are chosen")
     p.add_argument("--data", default=None, help="dataset root, if the run's has moved")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     p.add_argument("--confusion", metavar="PNG", default=None,

@@ -21,7 +21,8 @@ def test_preset_values():
     cfg = make_config("pose-only", "jhmdb")
     assert (cfg.dataset, cfg.num_frames, cfg.head, cfg.crop) == ("jhmdb", 16, "pool", "person")
     assert 0.5 <= cfg.width <= 1.0 and cfg.epochs == 40 and cfg.label_smoothing == 0.1
-    assert cfg.schedule == "cosine" and cfg.warmup_epochs > 0 and cfg.val_fraction == 0.2
+    assert cfg.schedule == "cosine" and cfg.warmup_epochs > 0 and cfg.mask_inputs == ("distance",)
+    assert cfg.val_fraction == 0  # final runs: the whole training split (tune carves its own)
 
 
 def _small_tree(jhmdb_root: Path, dest: Path, per_class=(8, 4)) -> Path:
@@ -51,7 +52,7 @@ def test_jhmdb_preset_trains_on_real_masks_with_validation(jhmdb_root, tmp_path)
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
     args = ["pose-only", "--preset", "jhmdb", "--data", str(root), "--out", str(tmp_path / "runs"),
             "--quiet", "epochs=2", "num_frames=4", "size=[32,32]", "width=0.125", "batch_size=4",
-            "workers=0", "warmup_epochs=1", "amp=off", "val_fraction=0.25"]
+            "workers=0", "warmup_epochs=1", "amp=off", "val_fraction=0.25", "eval_every=1"]
     done = subprocess.run([sys.executable, "-m", "actionpose", "train", *args], capture_output=True,
                           text=True, env=env, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -110,3 +111,22 @@ def test_tune_trains_variants_and_shows_validation_only(tmp_path, capsys):
         folder = next((tmp_path / "tune" / variant / "pose-only").iterdir())
         assert acc == pytest.approx(pd.read_csv(folder / "metrics.csv")["val_video_acc"].iloc[-1], abs=1e-4)
     assert "test" not in captured.out
+    # test-time clips are chosen on validation: `evaluate --on val` scores the run's validation videos
+    from actionpose.use.evaluate import evaluate_run
+
+    rec = evaluate_run(folder, on="val", write=False)
+    assert rec["on"] == "val" and rec["num_test_videos"] == len(pd.read_csv(folder / VAL_FILE))
+    assert rec["test_video_acc"] == pytest.approx(pd.read_csv(folder / "metrics.csv")["val_video_acc"].iloc[-1])
+    # a later call with one variant (already trained: read, not retrained) keeps the table's others
+    rc = main(["tune", "pose-only", "--preset", "smoke", "--data", str(root), "--grid", "head=pool",
+               "--out", str(tmp_path / "tune"), "--quiet", "val_fraction=0.3", "epochs=1", "amp=off"])
+    assert rc == 0
+    assert pd.read_csv(tmp_path / "tune" / "tune-pose-only-smoke-split1.csv").equals(table)
+
+
+def test_tune_carves_a_validation_split_when_the_preset_has_none(tmp_path, capsys):
+    from actionpose.cli import main
+
+    assert make_config("pose-only", "smoke").val_fraction == 0
+    rc = main(["tune", "pose-only", "--preset", "smoke", "--grid", "head=pool", "--out", str(tmp_path), "--plan"])
+    assert rc == 0 and "val_fraction 0.2, split 1" in capsys.readouterr().out

@@ -78,6 +78,7 @@ def test_bad_run_folders_are_one_line_errors(trained, tmp_path):
     run = tmp_path / "run"
     shutil.copytree(trained[1]["c3d-pose"], run, ignore=shutil.ignore_patterns("eval"))
     one_line_error(cli("evaluate", run, "--split", "2"), "trained on split 1")
+    one_line_error(cli("evaluate", run, "--on", "val"), "without a validation split")
 
     summary = json.loads((run / "summary.json").read_text())
     (run / "summary.json").write_text(json.dumps({**summary, "complete": False}))

@@ -135,21 +135,24 @@ def context_bias_figure(runs: pd.DataFrame):
 
 
 def pose_only_figure(runs: pd.DataFrame):
-    """Pose-only on real JHMDB masks (official splits) next to published JHMDB numbers; the
-    interval is over the split means (runs of one split share its test set)."""
+    """Pose-only on real JHMDB masks (official splits), one bar per preset, next to published
+    JHMDB numbers; the interval is over the split means (runs of one split share its test set)."""
     import matplotlib.pyplot as plt
 
     sel = runs[(runs["dataset"] == "jhmdb") & (runs["experiment"] == "pose-only")]
     if sel.empty:
         return None
-    m, h = ci95_over_splits(sel["test_video_acc"], sel["split"])
-    names = [f"pose-only (ours, masks)\n{sel['split'].nunique()} splits, {len(sel)} runs"]
-    names += list(PUBLISHED_JHMDB)
-    values = [m] + list(PUBLISHED_JHMDB.values())
-    errs = [0 if np.isnan(h) else h] + [0] * len(PUBLISHED_JHMDB)
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ours = []
+    for preset, group in sel.groupby("preset", sort=True):
+        m, h = ci95_over_splits(group["test_video_acc"], group["split"])
+        ours.append((f"pose-only, {preset} preset (ours, masks)\n"
+                     f"{group['split'].nunique()} splits, {len(group)} runs", m, 0 if np.isnan(h) else h))
+    names = [n for n, _, _ in ours] + list(PUBLISHED_JHMDB)
+    values = [m for _, m, _ in ours] + list(PUBLISHED_JHMDB.values())
+    errs = [h for _, _, h in ours] + [0] * len(PUBLISHED_JHMDB)
+    fig, ax = plt.subplots(figsize=(7, 3 + 0.4 * len(ours)))
     ax.barh(range(len(names)), values, xerr=errs, capsize=4,
-            color=["tab:orange"] + ["tab:grey"] * len(PUBLISHED_JHMDB))
+            color=["tab:orange"] * len(ours) + ["tab:grey"] * len(PUBLISHED_JHMDB))
     ax.set_yticks(range(len(names)), names, fontsize=8)
     ax.axvline(1 / 21, color="k", ls=":", lw=1, label="chance (1/21)")
     ax.set(xlim=(0, 1), xlabel="accuracy (mean of official splits)", title="JHMDB: pose alone")

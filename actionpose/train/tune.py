@@ -6,9 +6,12 @@ interrupted) with a validation split carved from the training split. The table r
 by their final-epoch validation video accuracy, mean over seeds. It reads only the validation
 records: the test split's numbers of these runs are never printed, so that a choice made from
 the table is made on validation alone. ``--plan`` prints the variants and their run folders and
-trains nothing.
+trains nothing. A preset without a validation split (one made for final runs on the whole
+training split) gets ``val_fraction`` 0.2 here.
 
-Each variant trains under ``OUT/<key=value,...>/`` (variants share a run name).
+Each variant trains under ``OUT/<key=value,...>/`` (variants share a run name); the table
+``OUT/tune-<experiment>-<preset>-split<K>.csv`` keeps the variants of earlier calls, so one study
+may be trained a variant per process.
 """
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from actionpose.errors import ConfigError
+from actionpose.errors import ConfigError, RunError
 from actionpose.io import atomic_path
 from actionpose.train import experiments as X
 
@@ -59,12 +62,19 @@ def label(variant: dict[str, Any]) -> str:
     return ",".join(f"{k}={text(v)}" for k, v in variant.items()) or "preset"
 
 
+# the validation share carved from each class's training videos when the preset has none (a preset
+# for final runs trains on the whole training split)
+TUNE_VAL_FRACTION = 0.2
+
+
 def study(experiment: str, preset: str, grid, *, overrides: dict[str, Any], seeds: int
           ) -> list[tuple[str, list[X.TrainConfig]]]:
     """(label, one config per seed) of every variant; refuses a study without a validation split."""
     clash = sorted(set(overrides) & {k for k, _ in grid})
     if clash:
         raise ConfigError(f"{', '.join(clash)}: given both as an override and in --grid")
+    if "val_fraction" not in overrides and not X.make_config(experiment, preset).val_fraction:
+        overrides = {**overrides, "val_fraction": TUNE_VAL_FRACTION}
     plan = []
     for variant in variants(grid) or [{}]:
         cfgs = [X.make_config(experiment, preset, **{**overrides, **variant, "seed": seed})
@@ -97,19 +107,35 @@ def main(args) -> int:
         accs = [ensure_run(cfg, out / name, progress=not args.quiet)["final"]["val_video_acc"]
                 for cfg in cfgs]
         rows.append((name, statistics.fmean(accs), accs))
-    rows.sort(key=lambda r: -r[1])
     table = out / f"tune-{args.experiment}-{args.preset}-split{args.split}.csv"
+    rows = _merge_table(table, rows)
+    seeds = max(len(accs) for _, _, accs in rows)
     with atomic_path(table) as tmp:
         with open(tmp, "w", newline="") as fh:
             writer = csv.writer(fh)
-            writer.writerow(["variant", "val_video_acc_mean",
-                             *[f"val_video_acc_seed{s}" for s in range(args.seeds)]])
+            writer.writerow(["variant", "val_video_acc_mean", *[f"val_video_acc_seed{s}" for s in range(seeds)]])
             writer.writerows([name, f"{mean:.4f}", *[f"{a:.4f}" for a in accs]] for name, mean, accs in rows)
     print(f"{'variant':<48} val video acc (mean over {args.seeds} seed(s))")
     for name, mean, accs in rows:
         print(f"{name:<48} {100 * mean:5.1f}  ({', '.join(f'{100 * a:.1f}' for a in accs)})")
     print(f"tune: validation only (the test split is not shown); table in {table}", file=sys.stderr)
     return 0
+
+
+def _merge_table(table: Path, rows: list[tuple[str, float, list[float]]]):
+    """``rows`` plus the rows of the table's earlier variants (one study may take several calls),
+    best validation accuracy first."""
+    mine = {name for name, _, _ in rows}
+    if table.is_file():
+        try:
+            with open(table, newline="") as fh:
+                for row in csv.DictReader(fh):
+                    if row["variant"] not in mine:
+                        accs = [float(v) for k, v in row.items() if k.startswith("val_video_acc_seed") and v]
+                        rows.append((row["variant"], float(row["val_video_acc_mean"]), accs))
+        except (OSError, KeyError, ValueError, csv.Error) as exc:
+            raise RunError(f"{table}: not a tune table ({exc}); move it away to start a new one")
+    return sorted(rows, key=lambda r: (-r[1], r[0]))
 
 
 __all__ = ["parse_grid", "variants", "label", "study", "main"]

@@ -4,6 +4,9 @@
 softmax over N evenly spaced clips (and their mirror images with ``--flip``) and writes
 ``RUN/eval/split<K>-clips<N>[-flip].json`` with ``...-predictions.csv`` and ``...-confusion.csv``
 beside it. The run's own records (``summary.json``, ``predictions.csv``) are never touched.
+``--on val`` scores the run's validation videos instead (``RUN/eval/val-split<K>-...``): the
+split on which test-time clips and flips are chosen, so the test split is read only for the final
+number.
 """
 from __future__ import annotations
 
@@ -88,15 +91,20 @@ def resolve_run(path: str | Path, split: int | None = None) -> Path:
     return runs[0]
 
 
-def eval_name(split: int, clips: int, flip: bool) -> str:
-    return f"split{split}-clips{clips}{'-flip' if flip else ''}"
+EVAL_SETS = ("test", "val")
+
+
+def eval_name(split: int, clips: int, flip: bool, on: str = "test") -> str:
+    prefix = "" if on == "test" else f"{on}-"
+    return f"{prefix}split{split}-clips{clips}{'-flip' if flip else ''}"
 
 
 def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = False,
                  split: int | None = None, device: str = "cpu", workers: int = 0,
-                 data: str | Path | None = None, write: bool = True) -> dict[str, Any]:
+                 data: str | Path | None = None, write: bool = True, on: str = "test") -> dict[str, Any]:
     """Evaluate run ``run`` with ``clips`` clips per test video (default: the run's) and
     optional flips, in fp32; returns (and with ``write`` stores) the evaluation record.
+    ``on="val"``: the run's validation videos (the run must have been trained with one).
 
     ``data``: the dataset root when the one recorded in the run's summary has moved.
     """
@@ -112,6 +120,11 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     cfg = loaded.cfg
     if clips is not None and clips < 1:
         raise RunError(f"{folder}: --clips must be >= 1, got {clips}")
+    if on not in EVAL_SETS:
+        raise RunError(f"{folder}: --on must be one of {', '.join(EVAL_SETS)}, got {on!r}")
+    if on == "val" and cfg.val_fraction <= 0:
+        raise RunError(f"{folder}: trained without a validation split (val_fraction 0): "
+                       "--on val has nothing to score")
     cfg = dataclasses.replace(cfg, clips_per_video=clips or cfg.clips_per_video, workers=workers)
     root = run_data_root(loaded, data)
     dev = resolve_device(device)
@@ -122,19 +135,21 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
     if flip:
         model = FlipAverage(model)
     t0 = time.perf_counter()
-    result = evaluate(cfg, model, run_data.test_loader, dev, None, Dist(), len(run_data.classes))
+    loader = run_data.test_loader if on == "test" else run_data.val_loader
+    result = evaluate(cfg, model, loader, dev, None, Dist(), len(run_data.classes))
+    # evaluate() names its metrics test_*; here they are the scores of the set `on`
     record = {
         "run": str(folder), "experiment": cfg.experiment, "split": cfg.split, "seed": cfg.seed,
-        "clips": cfg.clips_per_video, "flip": flip, "data_root": str(root),
+        "on": on, "clips": cfg.clips_per_video, "flip": flip, "data_root": str(root),
         "num_test_videos": len(result["names"]),
         **{k: result[k] for k in ("test_loss", "test_clip_acc", "test_video_acc", "test_video_top5")},
-        "training_record": {k: loaded.summary.get("final", {}).get(k)
+        "training_record": {k: loaded.summary.get("final", {}).get(f"{on}{k[4:]}")
                             for k in ("test_clip_acc", "test_video_acc", "test_video_top5")},
         "training_clips": loaded.cfg.clips_per_video,
         "device": str(dev), "seconds": time.perf_counter() - t0, "torch": torch.__version__,
     }
     if write:
-        name = eval_name(cfg.split, cfg.clips_per_video, flip)
+        name = eval_name(cfg.split, cfg.clips_per_video, flip, on)
         out = folder / "eval"
         _write_predictions(out / f"{name}-predictions.csv", result, list(run_data.classes))
         _write_confusion(out / f"{name}-confusion.csv", result["confusion"], list(run_data.classes))
@@ -146,9 +161,10 @@ def evaluate_run(run: str | Path, *, clips: int | None = None, flip: bool = Fals
 def main(args) -> int:
     """CLI handler of ``actionpose evaluate``."""
     rec = evaluate_run(args.run, clips=args.clips, flip=args.flip, split=args.split,
-                       device=args.device, workers=args.workers, data=args.data)
+                       device=args.device, workers=args.workers, data=args.data, on=args.on)
     before = rec["training_record"]["test_video_acc"]
-    print(f"{rec['experiment']} {Path(rec['run']).name}: video accuracy {rec['test_video_acc']:.4f} "
+    print(f"{rec['experiment']} {Path(rec['run']).name}: {rec['on']} video accuracy "
+          f"{rec['test_video_acc']:.4f} "
           f"with {rec['clips']} clip(s){' + flip' if rec['flip'] else ''} "
           f"(training record: {before if before is None else f'{before:.4f}'} with "
           f"{rec['training_clips']} clip(s)); clip accuracy {rec['test_clip_acc']:.4f}; "
