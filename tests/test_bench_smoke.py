@@ -99,3 +99,12 @@ def test_conv_kind_breakdown_counts_each_kind_of_convolution():
     for row in rows:
         assert row["value"] == row["fp32_s"] / row["bf16_s"] > 0
         assert row["share_of_fp32_step"] == row["fp32_s"]
+
+
+def test_jhmdb_run_rows_read_the_preset_runs_records():
+    from benchmarks import bench_jhmdb_runs
+
+    rows = bench_jhmdb_runs.run(smoke=True)
+    assert [r["split"] for r in rows[:2]] == [1, 2] and [r["value"] for r in rows[:2]] == [25.0, 35.0]
+    assert rows[-1]["value"] == 15.0 and rows[-1]["met"] is True and rows[-1]["runs"] == 2
+    assert math.isnan(bench_jhmdb_runs.jhmdb_run_rows(REPO / "tests")[-1]["value"])  # none: unmeasured
