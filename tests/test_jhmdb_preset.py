@@ -130,3 +130,16 @@ def test_tune_carves_a_validation_split_when_the_preset_has_none(tmp_path, capsy
     assert make_config("pose-only", "smoke").val_fraction == 0
     rc = main(["tune", "pose-only", "--preset", "smoke", "--grid", "head=pool", "--out", str(tmp_path), "--plan"])
     assert rc == 0 and "val_fraction 0.2, split 1" in capsys.readouterr().out
+
+
+def test_a_broken_tune_table_is_a_one_line_error_naming_it(tmp_path):
+    from actionpose.errors import RunError
+    from actionpose.train.tune import _merge_table
+
+    table = tmp_path / "tune-pose-only-jhmdb-split1.csv"
+    table.write_text("garbage\n\"x\n")
+    with pytest.raises(RunError, match=r"tune-pose-only-jhmdb-split1.csv: not a tune table \(no column 'variant'\)"):
+        _merge_table(table, [("head=pool", 0.5, [0.5])])
+    table.write_text("variant,val_video_acc_mean,val_video_acc_seed0\nhead=flatten,high,0.4\n")
+    with pytest.raises(RunError, match="not a tune table"):
+        _merge_table(table, [("head=pool", 0.5, [0.5])])

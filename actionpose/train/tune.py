@@ -133,7 +133,9 @@ def _merge_table(table: Path, rows: list[tuple[str, float, list[float]]]):
                     if row["variant"] not in mine:
                         accs = [float(v) for k, v in row.items() if k.startswith("val_video_acc_seed") and v]
                         rows.append((row["variant"], float(row["val_video_acc_mean"]), accs))
-        except (OSError, KeyError, ValueError, csv.Error) as exc:
+        except KeyError as exc:
+            raise RunError(f"{table}: not a tune table (no column {exc}); move it away to start a new one")
+        except (OSError, ValueError, csv.Error) as exc:
             raise RunError(f"{table}: not a tune table ({exc}); move it away to start a new one")
     return sorted(rows, key=lambda r: (-r[1], r[0]))
 
