@@ -143,8 +143,12 @@ def test_degraded_runs_leave_the_reports_tables_as_they_were_and_add_the_study_t
     write_report(records, after, tmp_path / "figures-after")
     for name in ("comparisons.csv", "sweep_slopes.csv", "report.md"):
         assert (before / name).read_bytes() == (after / name).read_bytes(), name
-    assert sorted(p.name for p in (tmp_path / "figures-before").iterdir()) == \
-        sorted(p.name for p in (tmp_path / "figures-after").iterdir())
+    # the report's figures unchanged; the study's figures added (its clean modes and quality curve)
+    before_figs = {p.name: p.read_bytes() for p in (tmp_path / "figures-before").iterdir()}
+    after_figs = {p.name: p.read_bytes() for p in (tmp_path / "figures-after").iterdir()}
+    assert {n: b for n, b in after_figs.items() if n in before_figs} == before_figs
+    assert sorted(set(after_figs) - set(before_figs)) == [
+        f"study_{stem}.{ext}" for stem in ("modes", "quality") for ext in ("png", "svg")]
     runs = pd.read_csv(after / "runs.csv")
     assert list(runs.groupby("pose_miss_rate").size()) == [6, 3]
     study = pd.read_csv(after / "study.csv").set_index("key")
@@ -159,6 +163,7 @@ def test_degraded_runs_leave_the_reports_tables_as_they_were_and_add_the_study_t
         folder.rmdir()
     write_report(records, after, tmp_path / "figures-after")
     assert not (after / "study.csv").exists()
+    assert not list((tmp_path / "figures-after").glob("study_*"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,3 +323,52 @@ def test_seeds_study_claim_end_to_end_at_the_smoke_preset(tmp_path, monkeypatch,
     runs = report.load_runs(records)
     assert stats.paired_difference(runs, "c3d", "c3d+stgcn", "puppet", pose_quality=JITTER)["n_pairs"] == 10
     assert np.isclose(runs.loc[runs["experiment"] == "c3d+stgcn", "pose_jitter"], 0.1).all()
+
+
+@pytest.mark.parametrize("experiment, overrides", [
+    ("c3d", {}),
+    ("c3d-pose", {"context_bias": 0.8}),
+    ("heatmap-volume", JITTER.config()),
+    ("c3d-pose", {**PoseQuality(miss_rate=0.2, offset=(0.02, -0.01), mask_change=0.05).config(),
+                  "context_bias": 0.0}),
+    ("pose-only", {"mask_inputs": ("motion", "distance"), "lr": 0.003, "optimizer": "sgd"}),
+])
+def test_a_side_by_side_child_trains_exactly_the_config_it_was_given(experiment, overrides):
+    """`seeds --jobs 2` and `reproduce --jobs 2` train each run in a child `actionpose train`:
+    its command must name every field (the pose-quality knob, once dropped there, trained clean
+    pose under a degraded run's name)."""
+    from actionpose.cli import parse_args
+    from actionpose.train.commands import config_from_args
+    from actionpose.train.reproduction import train_command
+
+    cfg = X.make_config(experiment, "cpu", seed=3, split=1, dataset="puppet", **overrides)
+    args = parse_args(train_command(cfg, "runs")[3:])
+    assert config_from_args(args) == cfg
+
+
+def test_study_figures_draw_each_mode_against_its_clean_point_and_only_what_the_table_holds():
+    from actionpose.report.study_figures import study_figures
+    from actionpose.report.tables import STUDY_COLUMNS
+
+    def row(key, group, treatment, delta, **kw):
+        base = {c: np.nan for c in STUDY_COLUMNS}
+        return {**base, "key": key, "group": group, "dataset": kw.pop("dataset", "puppet"),
+                "baseline": "c3d", "treatment": treatment, "delta_mean": delta, "delta_ci95": 0.02,
+                "n_pairs": 3, "verdict": "treatment better", "pose_jitter": 0.0, "pose_miss_rate": 0.0, **kw}
+
+    rows = [row("c3d+stgcn", "modes", "c3d+stgcn", 0.10), row("c3d-pose", "modes", "c3d-pose", 0.05),
+            row("c3d-pose/actors", "modes", "c3d-pose", 0.04, dataset="actors")]
+    figs = dict(study_figures(pd.DataFrame(rows, columns=STUDY_COLUMNS)))
+    assert list(figs) == ["study_modes"]
+    assert [len(ax.patches) for ax in figs["study_modes"].axes] == [2, 1]  # one bar per mode and world
+    rows += [row("c3d+stgcn/jitter0.2", "quality", "c3d+stgcn", -0.02, pose_jitter=0.2),
+             row("c3d+stgcn/jitter0.1", "quality", "c3d+stgcn", 0.04, pose_jitter=0.1),
+             row("c3d-pose/bias0.8", "bias", "c3d-pose", 0.20, context_bias=0.8)]
+    figs = dict(study_figures(pd.DataFrame(rows, columns=STUDY_COLUMNS), world_bias=0.25))
+    assert list(figs) == ["study_modes", "study_quality", "study_bias"]
+    (ax,) = figs["study_quality"].axes
+    (line,) = ax.get_lines()[:1]
+    assert list(line.get_xdata()) == [0.0, 0.1, 0.2]  # clean point first, then the knob in order
+    assert list(np.round(line.get_ydata(), 6)) == [10.0, 4.0, -2.0]
+    line = figs["study_bias"].axes[0].get_lines()[0]
+    assert list(line.get_xdata()) == [0.25, 0.8] and list(np.round(line.get_ydata(), 6)) == [5.0, 20.0]

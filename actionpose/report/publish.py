@@ -11,6 +11,7 @@ from actionpose.io import atomic_dir, atomic_path
 from actionpose.report.figures import render
 from actionpose.report import pose_quality, reliance
 from actionpose.report.records import load
+from actionpose.report.study_figures import own_world_bias, study_figures
 from actionpose.report.tables import compare_all, report_markdown, study_table, summarise, sweep_slopes
 
 TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
@@ -66,6 +67,9 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
         fig = reliance.reliance_figure(rel) if OPTIONAL_TABLES[0] in texts else None
         if fig is not None:
             made += [figures_dir / p.name for p in reliance.save_figure(fig, figures_tmp, "context_reliance")]
+        if STUDY_TABLE in texts:
+            for stem, fig in study_figures(study, own_world_bias(runs)):
+                made += [figures_dir / p.name for p in reliance.save_figure(fig, figures_tmp, stem)]
         for sub in sorted(p for p in figures_dir.iterdir() if p.is_dir()) if figures_dir.is_dir() else []:
             shutil.copytree(sub, figures_tmp / sub.name)
         for name in tables:  # entered last, replaced first: the figures follow at once

@@ -20,10 +20,8 @@ def _check_data_root(root: Path) -> None:
                                        f"`actionpose data check {root}` lists them)")
 
 
-def train(args) -> int:
-    from actionpose.train.engine import fit
-    from actionpose.train.runs import ensure_run, is_complete, run_dir
-
+def config_from_args(args) -> X.TrainConfig:
+    """The config ``actionpose train``'s arguments name (flags, then key=value overrides)."""
     overrides = X.parse_overrides(args.overrides)
     for key in ("split", "seed", "epochs", "device"):
         if getattr(args, key, None) is not None:
@@ -32,7 +30,14 @@ def train(args) -> int:
         overrides["deterministic"] = True
     if args.data is not None:
         overrides["dataset"] = args.data if args.data in X.DATASETS else str(Path(args.data).resolve())
-    cfg = X.make_config(args.experiment, args.preset, **overrides)
+    return X.make_config(args.experiment, args.preset, **overrides)
+
+
+def train(args) -> int:
+    from actionpose.train.engine import fit
+    from actionpose.train.runs import ensure_run, is_complete, run_dir
+
+    cfg = config_from_args(args)
     if cfg.dataset not in X.DATASETS:
         _check_data_root(Path(cfg.dataset))
     folder = run_dir(cfg, args.out)

@@ -12,6 +12,7 @@ instruction set) and Farneback optical flow (OpenCV's SIMD paths). A record with
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -157,6 +158,25 @@ def log_reproduce(out: Path, plan: list, started_at: float, minutes: float, *, t
         fh.write(json.dumps(record) + "\n")
 
 
+def train_command(cfg: X.TrainConfig, out: str | Path) -> list[str]:
+    """The `actionpose train` command line that trains exactly ``cfg``: its flags, plus a
+    key=value override for every field the flags alone would build differently (context bias,
+    the pose-quality knob, any other override)."""
+    cmd = [sys.executable, "-m", "actionpose", "train", cfg.experiment, "--preset", cfg.preset,
+           "--data", cfg.dataset, "--split", str(cfg.split), "--seed", str(cfg.seed), "--out", str(out)]
+    plain = X.make_config(cfg.experiment, cfg.preset, seed=cfg.seed, split=cfg.split, dataset=cfg.dataset)
+    for field in dataclasses.fields(cfg):
+        value = getattr(cfg, field.name)
+        if value == getattr(plain, field.name):
+            continue
+        if isinstance(value, str):
+            text = value
+        else:
+            text = json.dumps(list(value) if isinstance(value, tuple) else value)
+        cmd.append(f"{field.name}={text}")
+    return cmd
+
+
 def run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
     """Train ``todo`` [(tag, cfg)] in ``jobs`` child processes at a time (`actionpose train
     --resume`, cores/jobs threads each, one loader worker); returns the logs of failed runs.
@@ -178,11 +198,7 @@ def run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
             folder = run_dir(cfg, out)
             folder.mkdir(parents=True, exist_ok=True)
             log = folder / "train.log"
-            cmd = [sys.executable, "-m", "actionpose", "train", cfg.experiment, "--preset", cfg.preset,
-                   "--data", cfg.dataset, "--split", str(cfg.split), "--seed", str(cfg.seed),
-                   "--out", str(out), "--resume", "--quiet", "workers=1"]
-            if cfg.context_bias is not None:
-                cmd.append(f"context_bias={cfg.context_bias}")
+            cmd = [*train_command(cfg, out), "--resume", "--quiet", "workers=1"]
             with open(log, "w") as fh:
                 proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env)
             print(f"{tag}: started (log {log})", file=sys.stderr, flush=True)
