@@ -12,7 +12,8 @@ from actionpose.report.figures import render
 from actionpose.report import pose_quality, reliance
 from actionpose.report.records import load
 from actionpose.report.study_figures import own_world_bias, study_figures
-from actionpose.report.tables import compare_all, report_markdown, study_table, summarise, sweep_slopes
+from actionpose.report.tables import (compare_all, report_markdown, study_markdown, study_table, summarise,
+                                      sweep_slopes)
 
 TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
 # written only when some record carries context_reliance.csv (a stale one is removed otherwise)
@@ -60,6 +61,7 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
     study = study_table(runs)
     if (~study["in_report"].astype(bool)).any():
         texts[STUDY_TABLE] = study.to_csv(index=False)
+        texts["report.md"] += study_markdown(study)
     tables = [name for name in TABLES + OPTIONAL_TABLES + (STUDY_TABLE,) if name in texts]
     with ExitStack() as stack:
         figures_tmp = stack.enter_context(atomic_dir(figures_dir))

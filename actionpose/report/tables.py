@@ -205,6 +205,26 @@ def sweep_markdown(runs: pd.DataFrame) -> str:
     return "\n" + "\n".join(lines) + "\n" if lines else ""
 
 
+def study_markdown(study: pd.DataFrame) -> str:
+    """Issue 18's study (:func:`study_table`) as the README's table "how to feed pose, when":
+    per point, both means, the paired Δ with its 95% interval over seeds, the seeds, what the
+    interval says, the stopping rule's state and, for a fused pair, its pose stream alone."""
+    if study.empty:
+        return ""
+    lines = ["| point (treatment vs baseline) | world | pose | baseline | treatment | Δ (treatment − baseline) "
+             "| seeds | difference | seeds: stopping rule | pose stream alone |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in study.to_dict("records"):
+        world = row["dataset"] + ("" if pd.isna(row["context_bias"]) else f", b = {row['context_bias']:g}")
+        stream = f"{row['stream']}: {_pct(row['stream_mean'], row['stream_ci95'])}" if row["stream"] else "–"
+        lines.append(
+            f"| {row['treatment']} vs {row['baseline']} | {world} | {row['pose_quality']} "
+            f"| {_pct(row['baseline_mean'], row['baseline_ci95'])} | {_pct(row['treatment_mean'], row['treatment_ci95'])} "
+            f"| {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} "
+            f"| {row['stopping']} | {stream} |")
+    return "\n## Issue 18's study: how to feed pose\n\n" + "\n".join(lines) + "\n"
+
+
 def per_class_delta(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str) -> pd.DataFrame:
     """Per-class test accuracy of both experiments (pooled over seeds) and their difference."""
     rows = []
