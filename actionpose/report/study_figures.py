@@ -8,17 +8,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from actionpose.report.comparisons import STUDY_MODES
+
 # x of the quality figure: the knob's column each degraded point moves (one panel each)
 QUALITY_AXES = {"pose_jitter": "joint jitter (fraction of the person's height)",
                 "pose_miss_rate": "missed frames (rate)"}
+# one colour per mode in every figure (the study's modes in registry order)
+MODE_COLOURS = {mode: f"C{i}" for i, mode in enumerate(STUDY_MODES)}
 VERDICT_COLOURS = {"treatment better": "tab:green", "treatment worse": "tab:red",
                    "no clear difference": "tab:grey", "too few runs": "white"}
 
 
-def _errorbar(ax, x, rows: pd.DataFrame, label: str, **kw) -> None:
+def _errorbar(ax, x, rows: pd.DataFrame, label: str) -> None:
     ax.errorbar(np.asarray(x, dtype=float), rows["delta_mean"].to_numpy(dtype=float) * 100,
                 yerr=np.nan_to_num(rows["delta_ci95"].to_numpy(dtype=float)) * 100, capsize=3,
-                marker="o", label=label, **kw)
+                marker="o", label=label, color=MODE_COLOURS.get(label, "k"))
 
 
 def modes_figure(study: pd.DataFrame):
