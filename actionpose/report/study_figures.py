@@ -19,6 +19,13 @@ VERDICT_COLOURS = {"treatment better": "tab:green", "treatment worse": "tab:red"
                    "no clear difference": "tab:grey", "too few runs": "white"}
 
 
+def _fit_means(ax, rows: pd.DataFrame, margin: float = 30.0) -> None:
+    """Scale the y axis to the means (± ``margin`` points): a 2-seed interval can be 100+
+    points wide and would flatten every curve; such bars run off the axes."""
+    means = rows["delta_mean"].to_numpy(dtype=float) * 100
+    ax.set_ylim(max(-100.0, np.nanmin(means) - margin), min(100.0, np.nanmax(means) + margin))
+
+
 def _errorbar(ax, x, rows: pd.DataFrame, label: str) -> None:
     ax.errorbar(np.asarray(x, dtype=float), rows["delta_mean"].to_numpy(dtype=float) * 100,
                 yerr=np.nan_to_num(rows["delta_ci95"].to_numpy(dtype=float)) * 100, capsize=3,
@@ -64,7 +71,7 @@ def quality_figure(study: pd.DataFrame):
         return None
     clean = study[(study["group"] == "modes") & (study["dataset"] == "puppet")]
     axes_used = [c for c in QUALITY_AXES if c in degraded and (degraded[c] > 0).any()]
-    fig, axes = plt.subplots(1, len(axes_used), figsize=(5 * len(axes_used), 3.6), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(axes_used), figsize=(5 * len(axes_used), 3.6), squeeze=False)
     for ax, column in zip(axes[0], axes_used):
         moved = degraded[degraded[column] > 0]
         for mode, group in moved.groupby("treatment", sort=True):
@@ -72,9 +79,11 @@ def quality_figure(study: pd.DataFrame):
             _errorbar(ax, curve[column], curve, mode)
         ax.axhline(0, color="k", lw=0.8)
         ax.set(xlabel=QUALITY_AXES[column])
+        _fit_means(ax, pd.concat([clean[clean["treatment"].isin(moved["treatment"])], moved]))
         ax.legend(fontsize=7)
     axes[0, 0].set_ylabel("Δ vs no-pose baseline (points)")
-    fig.suptitle("puppet world: how good must pose be? (pose degraded, frames untouched)", fontsize=10)
+    fig.suptitle("puppet world: how good must pose be? (pose degraded, frames untouched;\n"
+                 "intervals wider than the axes run off them)", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -95,6 +104,7 @@ def bias_figure(study: pd.DataFrame, world_bias: float | None):
         curve = pd.concat([here, group]).sort_values("context_bias")
         _errorbar(ax, curve["context_bias"], curve, mode)
     ax.axhline(0, color="k", lw=0.8)
+    _fit_means(ax, pd.concat([clean, swept]))
     ax.set(xlabel="context bias of the puppet world (0: background says nothing)",
            ylabel="Δ vs no-pose baseline (points)", title="which mode survives misleading context?")
     ax.legend(fontsize=7)
