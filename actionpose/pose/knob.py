@@ -15,6 +15,8 @@ from actionpose.errors import ConfigError
 
 # TrainConfig's fields for the knob, in the order of PoseQuality's
 CONFIG_KEYS = ("pose_jitter", "pose_miss_rate", "pose_offset", "pose_mask_change")
+# the setting as columns of the results tables (the offset split into x and y)
+TABLE_COLUMNS = ("pose_jitter", "pose_miss_rate", "pose_offset_x", "pose_offset_y", "pose_mask_change")
 
 
 def _number(name: str, value, *, low: float | None = None, high: float | None = None) -> float:

@@ -12,9 +12,9 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from actionpose.pose.knob import PoseQuality
+from actionpose.pose.knob import TABLE_COLUMNS, PoseQuality
 
-COLUMNS = ("pose_jitter", "pose_miss_rate", "pose_offset_x", "pose_offset_y", "pose_mask_change")
+COLUMNS = TABLE_COLUMNS
 
 
 def values(quality: PoseQuality | None) -> dict[str, float]:

@@ -22,6 +22,7 @@ OPTIONAL_TABLES = reliance.TABLES
 # report's own tables do not show (a stale one is removed otherwise)
 STUDY_TABLE = "study.csv"
 FIGURE_SUFFIXES = (".png", ".svg")
+INTEGER_COLUMNS = ("epoch", "skipped_steps", "epochs", "test_videos", "split", "seed")
 
 
 def _check_figures_dir(path: Path) -> None:
@@ -36,6 +37,21 @@ def _check_figures_dir(path: Path) -> None:
                               "it is replaced whole, so choose a folder of figures only")
 
 
+def _whole_numbers(table):
+    """Integer columns stay integers in the CSV where some rows lack them (a fused pair's record
+    has no per-epoch step counts): written 0, not 0.0, so a table's bytes do not depend on
+    which other records exist."""
+    import pandas as pd
+
+    table = table.copy()
+    for column in table.columns:
+        values = table[column]
+        if values.dtype.kind == "f" and values.isna().any() and values.notna().any() \
+                and (values.dropna() == values.dropna().round()).all() and column in INTEGER_COLUMNS:
+            table[column] = values.astype(pd.Int64Dtype())
+    return table
+
+
 def write_report(source: str | Path, results_dir: str | Path, figures_dir: str | Path,
                  preset: str | None = None) -> list[Path]:
     """Tables into ``results_dir`` and figures into ``figures_dir`` from the runs or records
@@ -47,11 +63,11 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
     # the pose-quality columns only once some run was trained on degraded pose
     runs = pose_quality.without_clean_columns(records.runs)
     texts = {
-        "runs.csv": runs.drop(columns=["path"]).to_csv(index=False),
+        "runs.csv": _whole_numbers(runs.drop(columns=["path"])).to_csv(index=False),
         "summary.csv": summarise(runs).to_csv(index=False),
         "comparisons.csv": compare_all(runs).to_csv(index=False),
         "sweep_slopes.csv": sweep_slopes(runs).to_csv(index=False),
-        "curves.csv": pose_quality.without_clean_columns(records.curves).to_csv(index=False),
+        "curves.csv": _whole_numbers(pose_quality.without_clean_columns(records.curves)).to_csv(index=False),
         "report.md": report_markdown(runs),
     }
     # context reliance where records carry it, of the clean-pose runs (the report's)
