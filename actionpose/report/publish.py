@@ -41,15 +41,8 @@ def _whole_numbers(table):
     """Integer columns stay integers in the CSV where some rows lack them (a fused pair's record
     has no per-epoch step counts): written 0, not 0.0, so a table's bytes do not depend on
     which other records exist."""
-    import pandas as pd
-
-    table = table.copy()
-    for column in table.columns:
-        values = table[column]
-        if values.dtype.kind == "f" and values.isna().any() and values.notna().any() \
-                and (values.dropna() == values.dropna().round()).all() and column in INTEGER_COLUMNS:
-            table[column] = values.astype(pd.Int64Dtype())
-    return table
+    floats = [c for c in INTEGER_COLUMNS if c in table and table[c].dtype.kind == "f"]
+    return table.astype({c: "Int64" for c in floats})
 
 
 def write_report(source: str | Path, results_dir: str | Path, figures_dir: str | Path,
