@@ -83,7 +83,8 @@ def _add_data_check(p: argparse.ArgumentParser) -> str:
 
 
 def _add_pose_extract(p: argparse.ArgumentParser) -> str:
-    p.add_argument("input", help="a video file, a folder of videos (class sub-folders), or of frames")
+    p.add_argument("input", help="a video file, a folder of videos (class sub-folders), of frames, "
+                   "or a JHMDB-format tree (Rename_Images/; keeps its official splits)")
     p.add_argument("--out", required=True, help="output root (JHMDB-format tree)")
     p.add_argument(
         "--estimator", default="mediapipe",
@@ -105,7 +106,8 @@ def _add_train(p: argparse.ArgumentParser) -> str:
     p.add_argument("experiment", help="an experiment name (see `actionpose list`)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="config overrides, e.g. lr=0.003")
     p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
-    p.add_argument("--data", default=None, help="puppet | actors | jhmdb | a JHMDB-format root")
+    p.add_argument("--data", default=None,
+                   help="puppet | actors | actors-estimated (MediaPipe pose) | jhmdb | a JHMDB-format root")
     p.add_argument("--split", type=int, default=None, help="official split 1..3")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--epochs", type=_positive, default=None)
@@ -270,7 +272,7 @@ def _add_fuse(p: argparse.ArgumentParser) -> str:
     p.add_argument("--preset", default="cpu", help="with --pair: the runs' preset (default cpu)")
     p.add_argument("--seed", type=int, default=0, help="with --pair: the runs' seed (default 0)")
     p.add_argument("--split", type=int, default=None, help="with --pair: official split 1..3")
-    p.add_argument("--data", default=None, help="with --pair: puppet | actors | jhmdb | a root")
+    p.add_argument("--data", default=None, help="with --pair: puppet | actors | actors-estimated | jhmdb | a root")
     p.add_argument("--runs", dest="runs_dir", default="runs", help="with --pair: runs folder (default runs/)")
     p.add_argument("--train", action="store_true", help="with --pair: train the runs that are missing")
     p.add_argument("--quiet", action="store_true", help="with --train: no progress bars")
@@ -284,7 +286,7 @@ def _add_tune(p: argparse.ArgumentParser) -> str:
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="values to try for a config key (repeatable: every combination is a variant)")
     p.add_argument("--preset", default="cpu", help="smoke | cpu | paper | jhmdb (default cpu)")
-    p.add_argument("--data", default=None, help="puppet | actors | jhmdb | a JHMDB-format root")
+    p.add_argument("--data", default=None, help="puppet | actors | actors-estimated | jhmdb | a JHMDB-format root")
     p.add_argument("--split", type=int, default=1, help="official split 1..3 (default 1)")
     p.add_argument("--seeds", type=_positive, default=1, help="seeds per variant (default 1)")
     p.add_argument("--out", default="runs/tune", help="runs folder (default runs/tune)")

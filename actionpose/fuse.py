@@ -33,7 +33,7 @@ import numpy as np
 
 from actionpose.errors import ConfigError, DataError
 from actionpose.io import write_json
-from actionpose.pose.knob import CONFIG_KEYS  # the pose-quality knob's config keys
+from actionpose.pose.knob import CONFIG_KEYS, frames_dataset  # the knob; where a pose-free side trains
 from actionpose.train.runs import (METRIC_COLUMNS, VAL_FILE, _write_metrics,  # a run's own files
                                    _write_predictions)
 
@@ -241,7 +241,8 @@ def get_pair(name: str) -> FusedPair:
 def pair_configs(pair: str, preset: str = "cpu", seed: int = 0, **overrides) -> tuple:
     """The two runs' configs (TrainConfig of side a, of side b). ``overrides`` go to both sides,
     except the pose-quality keys, which go to the side(s) that read pose (the RGB stream sees
-    none: its run stays the clean one)."""
+    none: its run stays the clean one), and a dataset with estimated pose, whose frames the RGB
+    stream reads from the world they come from (the same run serves both)."""
     from actionpose.models.registry import modalities
     from actionpose.train.experiments import make_config
 
@@ -251,6 +252,8 @@ def pair_configs(pair: str, preset: str = "cpu", seed: int = 0, **overrides) -> 
         side = dict(overrides, seed=seed)
         if not set(modalities(make_config(experiment, preset))) & {"joints", "mask"}:
             side = {k: v for k, v in side.items() if k not in CONFIG_KEYS}
+            if "dataset" in side:
+                side["dataset"] = frames_dataset(side["dataset"])
         configs.append(make_config(experiment, preset, **side))
     return tuple(configs)
 

@@ -213,7 +213,7 @@ def test_study_claims_parse_by_key_group_and_all(capsys, tmp_path):
     assert main(["seeds", "--claim", "study:c3d+stgcn/jitter0.15", "--plan", "--results", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert ("--claim 'study:c3d+stgcn/jitter0.15': unknown study point; choose a group (modes, quality, "
-            "bias) or a key such as c3d+stgcn/jitter0.1") in err and len(err.strip().splitlines()) == 1
+            "bias, estimated) or a key such as c3d+stgcn/jitter0.1") in err and len(err.strip().splitlines()) == 1
 
 
 def test_plan_counts_the_runs_fusions_and_run_minutes_of_the_study(tmp_path, capsys):

@@ -9,12 +9,15 @@ from pathlib import Path
 
 from actionpose.errors import DataError
 
-EMBEDDED = ("puppet", "actors")
+EMBEDDED = ("puppet", "actors", "actors-estimated")
 
 
-def resolve_data_root(cfg, *, data_dir: str | Path | None = None) -> Path:
+def resolve_data_root(cfg, *, data_dir: str | Path | None = None, estimate=None) -> Path:
     """The dataset folder for ``cfg.dataset``: ``jhmdb`` (``$ACTIONPOSE_JHMDB`` or
-    ``../shared/jhmdb``), an embedded world under ``data_dir`` (generated if missing), or a path."""
+    ``../shared/jhmdb``), an embedded world under ``data_dir`` (generated if missing; one with
+    estimated pose, :mod:`actionpose.data.estimated`, is built by ``estimate(source_root, root)``
+    — :func:`actionpose.extract.estimated.build`, which the data layer cannot import — and is an
+    error without it until built), or a path."""
     from actionpose.paths import data_root, shared_jhmdb
 
     base = Path(data_dir) if data_dir is not None else data_root()
@@ -26,20 +29,30 @@ def resolve_data_root(cfg, *, data_dir: str | Path | None = None) -> Path:
                             "or pass --data ROOT)")
         return root
     if cfg.dataset in EMBEDDED:
-        return _embedded_root(cfg, base)
+        return _embedded_root(cfg, base, estimate)
     root = Path(cfg.dataset)
     if not root.is_dir():
         raise DataError(root, "data root not found")
     return root
 
 
-def _embedded_root(cfg, base: Path) -> Path:
-    from actionpose.data import synthetic
+def _embedded_root(cfg, base: Path, estimate=None) -> Path:
+    from dataclasses import replace
+
+    from actionpose.data import estimated, synthetic
     from actionpose.paths import shared_jhmdb
 
     preset = "cpu" if cfg.preset == "paper" else cfg.preset
     bias = "" if cfg.context_bias is None else f"-bias{cfg.context_bias:g}"
     root = base / f"{cfg.dataset}-{preset}{bias}"
+    if cfg.dataset in estimated.ESTIMATED:
+        if (root / estimated.MARKER).is_file():
+            return root
+        if estimate is None:
+            raise DataError(root, f"{cfg.dataset}: its pose is not estimated yet (training builds it: "
+                            f"actionpose train EXPERIMENT --data {cfg.dataset} --preset {cfg.preset})")
+        source = _embedded_root(replace(cfg, dataset=estimated.frames_dataset(cfg.dataset)), base)
+        return estimate(source, root)
     if not (root / synthetic.INFO_FILE).is_file():
         overrides = {} if cfg.context_bias is None else {"context_bias": cfg.context_bias}
         actors = None

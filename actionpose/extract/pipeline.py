@@ -35,7 +35,8 @@ import numpy as np
 from actionpose.data import jhmdb
 from actionpose.errors import ActionposeError, DataError, PoseError
 from actionpose.extract.estimators import PoseEstimator, estimate_clip, make_estimator
-from actionpose.extract.sources import ClipSource, find_clips, header_frames, read_source, resize
+from actionpose.extract.sources import (ClipSource, find_clips, header_frames, is_frames_tree, read_source,
+                                        resize)
 from actionpose.extract.splits import SplitSpec, hashed_splits, read_split_files
 from actionpose.io import write_json
 
@@ -255,7 +256,8 @@ def extract(
 
     ``splits``: a folder of the dataset's official split files (:func:`read_split_files`); only
     the videos they list as train or test are extracted, and the tree's splits are theirs.
-    Without it the tree gets a hashed split, with a warning that results are not comparable.
+    Without it a JHMDB-format INPUT keeps its own official splits; any other INPUT gets a hashed
+    split, with a warning that results are not comparable.
 
     Summary keys: ``out``, ``clips`` (complete clips in the tree), ``extracted`` (this run),
     ``already_done`` (skipped as complete), ``skipped`` [(path, reason)], ``warnings``
@@ -268,6 +270,8 @@ def extract(
     if workers < 1:
         raise PoseError(f"workers must be >= 1, got {workers}")
     sources, skipped = find_clips(input)
+    if splits is None and is_frames_tree(input) and jhmdb.split_files(input)["official"]:
+        splits = Path(input) / jhmdb.SPLITS_DIR  # a JHMDB-format tree keeps its own splits
     spec = None if splits is None else read_split_files(splits)
     if spec is None:
         notes = [(str(root / jhmdb.SPLITS_DIR), (

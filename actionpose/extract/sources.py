@@ -4,7 +4,9 @@ INPUT is one of
 - a video file (class ``unlabeled``),
 - a folder of videos: videos in class sub-folders take the sub-folder as label (as in HMDB51 or
   UCF101), videos directly in the folder get class ``unlabeled``,
-- a folder of frames (.png/.jpg, no videos): one clip named after the folder, class ``unlabeled``.
+- a folder of frames (.png/.jpg, no videos): one clip named after the folder, class ``unlabeled``,
+- a JHMDB-format tree (a folder with ``Rename_Images/<class>/<video>/`` frame folders, e.g. an
+  embedded world): one clip per frame folder, its class the tree's (:func:`is_frames_tree`).
 
 Files beside the videos that are not videos (stills, notes, ...) are skipped with the reason: a
 still is not a clip (put it in a folder of its own to extract it as a one-frame clip).
@@ -19,7 +21,7 @@ import numpy as np
 from actionpose.data import jhmdb
 from actionpose.errors import DataError
 
-__all__ = ["ClipSource", "UNLABELED", "find_clips", "read_source", "resize", "header_frames"]
+__all__ = ["ClipSource", "UNLABELED", "find_clips", "is_frames_tree", "read_source", "resize", "header_frames"]
 
 UNLABELED = "unlabeled"
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -47,12 +49,36 @@ def _visible(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not p.name.startswith("."))
 
 
+def is_frames_tree(path: str | Path) -> bool:
+    """True for a JHMDB-format tree: a folder holding a ``Rename_Images`` folder of frames."""
+    return (Path(path) / jhmdb.FRAMES_DIR).is_dir()
+
+
+def _tree_clips(root: Path) -> tuple[list[ClipSource], list[tuple[str, str]]]:
+    clips, skipped = [], []
+    for cls_dir in _visible(root / jhmdb.FRAMES_DIR):
+        if not cls_dir.is_dir():
+            skipped.append((str(cls_dir), "not a class folder"))
+            continue
+        for clip in _visible(cls_dir):
+            if clip.is_dir() and any(_is_image(q) for q in clip.iterdir()):
+                clips.append(ClipSource(clip, cls_dir.name, clip.name, "frames"))
+            else:
+                skipped.append((str(clip), "not a folder of frames"))
+    if not clips:
+        raise DataError(root / jhmdb.FRAMES_DIR, "no frame folders (<class>/<video>/00001.png ...)")
+    return clips, skipped
+
+
 def find_clips(input_path: str | Path) -> tuple[list[ClipSource], list[tuple[str, str]]]:
     """The clips under INPUT and the entries skipped with a reason [(path, reason)]."""
     path = Path(input_path)
     if not path.exists():
-        raise DataError(path, "input not found (expected a video file, a folder of videos or of frames)")
+        raise DataError(path, "input not found (expected a video file, a folder of videos or of "
+                        "frames, or a JHMDB-format tree)")
     skipped: list[tuple[str, str]] = []
+    if path.is_dir() and is_frames_tree(path):
+        return _tree_clips(path)
     if path.is_file():
         if _is_video(path):
             return [ClipSource(path, UNLABELED, path.stem, "video")], skipped

@@ -17,6 +17,15 @@ from actionpose.errors import ConfigError
 CONFIG_KEYS = ("pose_jitter", "pose_miss_rate", "pose_offset", "pose_mask_change")
 # the setting as columns of the results tables (the offset split into x and y)
 TABLE_COLUMNS = ("pose_jitter", "pose_miss_rate", "pose_offset_x", "pose_offset_y", "pose_mask_change")
+# the knob's real counterpart: a dataset whose pose an estimator read off the frames of another
+# (:mod:`actionpose.data.estimated`) -> that dataset, whose frames, labels and splits it shares
+ESTIMATED = {"actors-estimated": "actors"}
+
+
+def frames_dataset(dataset: str) -> str:
+    """The dataset whose frames ``dataset`` shows (itself unless its pose is estimated): a model
+    that reads no pose trains there, and its runs serve both."""
+    return ESTIMATED.get(dataset, dataset)
 
 
 def _number(name: str, value, *, low: float | None = None, high: float | None = None) -> float:
@@ -79,4 +88,4 @@ class PoseQuality:
         return "-".join(self.parts()) or "clean"
 
 
-__all__ = ["CONFIG_KEYS", "PoseQuality"]
+__all__ = ["CONFIG_KEYS", "ESTIMATED", "PoseQuality", "frames_dataset"]

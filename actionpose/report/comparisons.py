@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from actionpose.pose.knob import PoseQuality
+from actionpose.pose.knob import PoseQuality, frames_dataset
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,12 @@ class StudyComparison:
     expect: str = "better"  # does feeding pose this way help (stats.EXPECTATIONS)
 
     @property
+    def baseline_dataset(self) -> str:
+        """Where the no-pose baseline's runs are: the dataset whose frames ``dataset`` shows (a
+        world with estimated pose shares its world's frames, so the baseline's runs serve both)."""
+        return frames_dataset(self.dataset)
+
+    @property
     def stream(self) -> str | None:
         """A fused pair's pose-only stream (its own runs, whose accuracy the study shows alone)."""
         return self.treatment.partition("+")[2] or None
@@ -128,6 +134,9 @@ STUDY_GROUPS = {
     "modes": "every way of feeding pose vs its no-pose baseline, clean pose, the preset's own world",
     "quality": "the pose-reading modes at worse pose (the treatment's pose only; frames untouched)",
     "bias": "the C3D-based modes on puppet worlds of other context biases (clean pose)",
+    "estimated": "the modes on the real-actor composite with MediaPipe's pose in place of the annotated "
+                 "masks (paired also with the same mode on the annotated masks), and the joint streams, "
+                 "which the composite's annotation (masks only) cannot feed",
 }
 # mode (treatment) -> its no-pose baseline; "a+b": late fusion of C3D with a pose-only stream
 STUDY_MODES = {"c3d-pose": "c3d", "c3d-mask-channel": "c3d", "c3d+pose-only": "c3d",
@@ -136,6 +145,8 @@ STUDY_MODES = {"c3d-pose": "c3d", "c3d-mask-channel": "c3d", "c3d+pose-only": "c
                "two-stream-mask": "two-stream"}
 # the real-actor composite has masks but joints for one clip only: no joint-reading mode there
 STUDY_ACTORS = ("c3d-pose", "c3d-mask-channel", "c3d+pose-only", "two-stream-mask")
+# estimated pose has joints too: the joint streams on real motion (no annotated joints to pair with)
+STUDY_ESTIMATED = (*STUDY_ACTORS, "c3d+heatmap-volume", "c3d+stgcn")
 # the knob: jitter moves joints (the joint streams), missed frames reach joints and masks
 STUDY_QUALITY = [
     *[(mode, PoseQuality(jitter=j)) for mode in ("c3d+heatmap-volume", "c3d+stgcn") for j in (0.05, 0.1, 0.2)],
@@ -148,6 +159,8 @@ STUDY_BIAS_MODES = ("c3d-pose", "c3d-mask-channel", "c3d+pose-only", "c3d+heatma
 STUDY: list[StudyComparison] = [
     *[StudyComparison(mode, "modes", base, mode, "puppet") for mode, base in STUDY_MODES.items()],
     *[StudyComparison(f"{mode}/actors", "modes", STUDY_MODES[mode], mode, "actors") for mode in STUDY_ACTORS],
+    *[StudyComparison(f"{mode}/actors-estimated", "estimated", STUDY_MODES[mode], mode, "actors-estimated")
+      for mode in STUDY_ESTIMATED],
     *[StudyComparison(f"{mode}/{q.label}", "quality", STUDY_MODES[mode], mode, "puppet", quality=q)
       for mode, q in STUDY_QUALITY],
     *[StudyComparison(f"{mode}/bias{b:g}", "bias", STUDY_MODES[mode], mode, "puppet", context_bias=b)

@@ -70,16 +70,19 @@ def wilson95(accuracy, n_test) -> tuple[np.ndarray, np.ndarray]:
 
 
 def paired_sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str, context_bias=None,
-                 pose_quality: PoseQuality | None = None):
+                 pose_quality: PoseQuality | None = None, baseline_dataset: str | None = None):
     """Both sides' runs indexed by (split, seed), and the pairs they share: the runs on
-    ``dataset`` at ``context_bias`` (None: the preset's own world), the treatment's at
+    ``dataset`` (the baseline's on ``baseline_dataset`` when given: the same frames with other
+    pose) at ``context_bias`` (None: the preset's own world), the treatment's at
     ``pose_quality`` (None: clean pose) and the baseline's on clean pose (a no-pose baseline has
     no knob; a pose baseline is its clean run)."""
-    sel = runs[runs["dataset"] == dataset]
+    sel = runs[runs["dataset"].isin({dataset, baseline_dataset or dataset})]
     if "context_bias" in sel:
         sel = sel[sel["context_bias"].isna() if context_bias is None else sel["context_bias"] == context_bias]
-    a = sel[(sel["experiment"] == baseline) & quality_selected(sel, None)].set_index(["split", "seed"])
-    b = sel[(sel["experiment"] == treatment) & quality_selected(sel, pose_quality)].set_index(["split", "seed"])
+    a = sel[(sel["experiment"] == baseline) & (sel["dataset"] == (baseline_dataset or dataset))
+            & quality_selected(sel, None)].set_index(["split", "seed"])
+    b = sel[(sel["experiment"] == treatment) & (sel["dataset"] == dataset)
+            & quality_selected(sel, pose_quality)].set_index(["split", "seed"])
     for name, side in ((baseline, a), (treatment, b)):
         if side.index.has_duplicates:
             twice = sorted(set(side.index[side.index.duplicated()]))
@@ -91,10 +94,11 @@ def paired_sides(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str
 
 
 def paired_deltas(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
-                  metric: str = METRIC, context_bias=None, pose_quality: PoseQuality | None = None
-                  ) -> pd.Series:
+                  metric: str = METRIC, context_bias=None, pose_quality: PoseQuality | None = None,
+                  baseline_dataset: str | None = None) -> pd.Series:
     """treatment - baseline per (split, seed) pair (see :func:`paired_difference`)."""
-    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality)
+    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality,
+                                baseline_dataset)
     return _deltas(a, b, common, metric)
 
 
@@ -104,15 +108,18 @@ def _deltas(a: pd.DataFrame, b: pd.DataFrame, common, metric: str) -> pd.Series:
 
 def paired_difference(runs: pd.DataFrame, baseline: str, treatment: str, dataset: str,
                       metric: str = METRIC, context_bias=None,
-                      pose_quality: PoseQuality | None = None) -> dict:
+                      pose_quality: PoseQuality | None = None, baseline_dataset: str | None = None) -> dict:
     """treatment - baseline, paired on (split, seed): mean, 95% CI, pairs, and the two means.
     ``context_bias=None`` compares the runs on the preset's own world (no ``context_bias`` set),
     a number the sweep runs at that bias. ``pose_quality`` selects the treatment's runs at that
     setting of the pose-quality knob (None: clean pose), always against the baseline's clean
     runs, so a degraded pose mode pairs by seed with its no-pose baseline (and a mode with its
-    own clean runs when ``baseline == treatment``). Runs that would pair ambiguously (two runs of
-    one side with the same split and seed, e.g. of two presets) are an error, never averaged."""
-    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality)
+    own clean runs when ``baseline == treatment``). ``baseline_dataset``: the baseline's runs are
+    on this dataset (the same frames with other pose: e.g. a mode on estimated vs annotated pose).
+    Runs that would pair ambiguously (two runs of one side with the same split and seed, e.g. of
+    two presets) are an error, never averaged."""
+    a, b, common = paired_sides(runs, baseline, treatment, dataset, context_bias, pose_quality,
+                                baseline_dataset)
     splits = common.get_level_values("split")
     diffs = _deltas(a, b, common, metric).to_numpy()
     mean, half = ci95_over_splits(diffs, splits)

@@ -37,7 +37,7 @@ def modes_figure(study: pd.DataFrame):
     interval says; the label names the baseline and the paired seeds."""
     import matplotlib.pyplot as plt
 
-    rows = study[study["group"] == "modes"]
+    rows = study[study["group"].isin(("modes", "estimated"))]  # estimated pose: one more world
     if rows.empty:
         return None
     worlds = list(dict.fromkeys(rows["dataset"]))

@@ -56,23 +56,32 @@ def compare_all(runs: pd.DataFrame) -> pd.DataFrame:
 STUDY_COLUMNS = ["key", "group", "dataset", "baseline", "treatment", "context_bias", "pose_quality",
                  *pose_quality.COLUMNS, "n_pairs", "baseline_mean", "baseline_ci95", "treatment_mean",
                  "treatment_ci95", "delta_mean", "delta_ci95", "verdict", "stopping", "seeds_needed",
-                 "stream", "stream_mean", "stream_ci95", "treatment_seconds", "in_report"]
+                 "stream", "stream_mean", "stream_ci95", "annotated_mean", "vs_annotated_mean",
+                 "vs_annotated_ci95", "vs_annotated_pairs", "treatment_seconds", "in_report"]
 
 
 def study_table(runs: pd.DataFrame) -> pd.DataFrame:
     """Issue 18's study (:data:`~actionpose.report.comparisons.STUDY`): per point with runs on
     both sides, treatment − baseline paired by seed (the treatment at its pose quality, the
     baseline clean), what the difference says, the stopping rule's state, a fused pair's pose
-    stream alone (mean over the same seeds, at the same setting), the treatment's mean seconds
-    per run (a fused pair's: both of its runs) and whether the report's own tables show it."""
+    stream alone (mean over the same seeds, at the same setting), on estimated pose the same mode
+    on the annotated pose paired by seed (``vs_annotated``: estimated − annotated), the treatment's
+    mean seconds per run (a fused pair's: both of its runs) and whether the report's own tables
+    show it."""
     rows = []
     for point in STUDY:
         d = paired_difference(runs, point.baseline, point.treatment, point.dataset,
-                              context_bias=point.context_bias, pose_quality=point.quality)
+                              context_bias=point.context_bias, pose_quality=point.quality,
+                              baseline_dataset=point.baseline_dataset)
         if not d["n_pairs"]:
             continue
         _, b, common = paired_sides(runs, point.baseline, point.treatment, point.dataset,
-                                    point.context_bias, point.quality)
+                                    point.context_bias, point.quality, point.baseline_dataset)
+        gap = {"treatment_mean": np.nan, "delta_mean": np.nan, "delta_ci95": np.nan, "n_pairs": 0}
+        if point.baseline_dataset != point.dataset:
+            gap = paired_difference(runs, point.treatment, point.treatment, point.dataset,
+                                    context_bias=point.context_bias, baseline_dataset=point.baseline_dataset)
+            gap["treatment_mean"] = gap["baseline_mean"]  # the annotated side, over the same seeds
         stream = (np.nan, np.nan)
         if point.stream is not None:
             _, s, _ = paired_sides(runs, point.stream, point.stream, point.dataset,
@@ -90,6 +99,8 @@ def study_table(runs: pd.DataFrame) -> pd.DataFrame:
                                           "treatment_ci95", "delta_mean", "delta_ci95")},
                      "verdict": verdict(d), "stopping": rule.state, "seeds_needed": rule.needed,
                      "stream": point.stream or "", "stream_mean": stream[0], "stream_ci95": stream[1],
+                     "annotated_mean": gap["treatment_mean"], "vs_annotated_mean": gap["delta_mean"],
+                     "vs_annotated_ci95": gap["delta_ci95"], "vs_annotated_pairs": gap["n_pairs"],
                      "treatment_seconds": float(b.loc[common, "seconds"].mean()) if "seconds" in b else np.nan,
                      "in_report": shown_by_report(point)})
     return pd.DataFrame(rows, columns=STUDY_COLUMNS)
@@ -217,8 +228,12 @@ def study_markdown(study: pd.DataFrame) -> str:
     for row in study.to_dict("records"):
         world = row["dataset"] + ("" if pd.isna(row["context_bias"]) else f", b = {row['context_bias']:g}")
         stream = f"{row['stream']}: {_pct(row['stream_mean'], row['stream_ci95'])}" if row["stream"] else "–"
+        pose = row["pose_quality"]
+        if row["group"] == "estimated":
+            pose = "estimated" + (f" ({_pct(row['vs_annotated_mean'], row['vs_annotated_ci95'])} pt vs annotated, "
+                                  f"{row['vs_annotated_pairs']} seeds)" if row["vs_annotated_pairs"] else "")
         lines.append(
-            f"| {row['treatment']} vs {row['baseline']} | {world} | {row['pose_quality']} "
+            f"| {row['treatment']} vs {row['baseline']} | {world} | {pose} "
             f"| {_pct(row['baseline_mean'], row['baseline_ci95'])} | {_pct(row['treatment_mean'], row['treatment_ci95'])} "
             f"| {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} "
             f"| {row['stopping']} | {stream} |")

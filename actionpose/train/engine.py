@@ -27,8 +27,10 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
+from actionpose.data.estimated import pose_source
 from actionpose.data.roots import default_cache_dir, resolve_data_root, world_context_bias
 from actionpose.errors import CheckpointError, ConfigError, DataError
+from actionpose.extract import estimated
 from actionpose.io import write_json
 from actionpose.models.registry import build_model, get_family, get_pose_mode, heatmap_size, modalities
 from actionpose.train.distributed import Dist, init_distributed, wrap_model
@@ -117,7 +119,7 @@ class RunData:
 def load_data(cfg: TrainConfig, dist: Dist, device: torch.device, *, data_root=None,
               cache_dir=None) -> RunData:
     """The run's datasets (uint8 until :func:`actionpose.train.loop.to_device`) and loaders."""
-    root = Path(data_root) if data_root is not None else resolve_data_root(cfg)
+    root = Path(data_root) if data_root is not None else resolve_data_root(cfg, estimate=estimated.build)
     options = dict(heatmap_size=heatmap_size(cfg), cache_dir=cache_dir or default_cache_dir(root), uint8=True)
     train_ds, test_ds = build_datasets(cfg, root, **options)
     val_ds = build_validation(cfg, root, **options)
@@ -209,6 +211,7 @@ def summarise(cfg: TrainConfig, data: RunData, t: Trainer, result: dict, history
         "dataset": dataset_label(cfg.dataset),
         "data_root": str(data.root),
         "context_bias": world_context_bias(data.root),  # of the embedded world (None: real data)
+        **pose_source(data.root),
         "preset": cfg.preset,
         "split": cfg.split,
         "seed": cfg.seed,

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 from actionpose.errors import ConfigError
 
-DATASETS = ("puppet", "actors", "jhmdb")
+DATASETS = ("puppet", "actors", "actors-estimated", "jhmdb")
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,8 @@ class TrainConfig:
     family: str
     preset: str = "cpu"
     # data
-    dataset: str = "puppet"  # puppet (embedded), actors (real-actor composite), jhmdb, or a path
+    dataset: str = "puppet"  # puppet (embedded), actors (real-actor composite), actors-estimated
+    # (its frames, MediaPipe pose), jhmdb, or a path
     split: int = 1
     num_frames: int = 16
     size: tuple[int, int] = (112, 112)

@@ -182,13 +182,14 @@ def run_side_by_side(todo: list, jobs: int, out: str) -> list[str]:
     --resume`, cores/jobs threads each, one loader worker); returns the logs of failed runs.
     Datasets are generated first, here, so that no two children build the same one."""
     from actionpose.data.roots import resolve_data_root
+    from actionpose.extract.estimated import build
     from actionpose.train.runs import run_dir
 
     seen = set()
     for _, cfg in todo:
         if (cfg.dataset, cfg.context_bias, cfg.preset) not in seen:
             seen.add((cfg.dataset, cfg.context_bias, cfg.preset))
-            resolve_data_root(cfg)
+            resolve_data_root(cfg, estimate=build)
     threads = max(1, (os.cpu_count() or 1) // jobs)
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     pending, running, failed = list(todo), [], []
