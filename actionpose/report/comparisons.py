@@ -22,6 +22,11 @@ class Comparison:
     figure: str  # stem of the figure that shows it (see FIGURES)
     expect: str = "better"  # what the claim predicts for the treatment (see stats.EXPECTATIONS)
 
+    @property
+    def baseline_dataset(self) -> str:
+        """Where the baseline's runs are (a claim of the report: its one dataset)."""
+        return self.dataset
+
 
 # figure stem -> title
 FIGURES = {

@@ -69,7 +69,7 @@ class Claim:
     def config(self, experiment: str, preset: str, seed: int,
                quality: PoseQuality | None = None) -> X.TrainConfig:
         comp = self.comparison
-        dataset = _baseline_dataset(comp) if experiment == comp.baseline else comp.dataset
+        dataset = comp.baseline_dataset if experiment == comp.baseline else comp.dataset
         return X.make_config(experiment, preset, seed=seed, split=1, dataset=dataset,
                              context_bias=self.bias, **(quality.config() if quality else {}))
 
@@ -151,18 +151,14 @@ def state(runs: pd.DataFrame, claim: Claim) -> tuple[dict, Stopping]:
             raise ConfigError(f"--claim {claim.name}: b = {claim.bias:g} is the world of the "
                               f"preset's own runs; use --claim {comp.key}")
     d = paired_difference(runs, comp.baseline, comp.treatment, comp.dataset, context_bias=claim.bias,
-                          pose_quality=claim.quality, baseline_dataset=_baseline_dataset(comp))
+                          pose_quality=claim.quality, baseline_dataset=comp.baseline_dataset)
     return d, stopping(d, comp.expect)
-
-
-def _baseline_dataset(comp) -> str:
-    return getattr(comp, "baseline_dataset", comp.dataset)  # a report claim: one dataset
 
 
 def paired_seeds(runs: pd.DataFrame, claim: Claim) -> set[int]:
     comp = claim.comparison
     pairs = paired_deltas(runs, comp.baseline, comp.treatment, comp.dataset, context_bias=claim.bias,
-                          pose_quality=claim.quality, baseline_dataset=_baseline_dataset(comp)).index
+                          pose_quality=claim.quality, baseline_dataset=comp.baseline_dataset).index
     return {int(seed) for split, seed in pairs if split == 1}
 
 
