@@ -165,8 +165,36 @@ def test_degraded_runs_leave_the_reports_tables_as_they_were_and_add_the_study_t
             f.unlink()
         folder.rmdir()
     write_report(records, after, tmp_path / "figures-after")
-    assert not (after / "study.csv").exists()
+    assert not (after / "study.csv").exists() and not (after / "study_slopes.csv").exists()
     assert not list((tmp_path / "figures-after").glob("study_*"))
+
+
+def test_study_slopes_fit_each_bias_swept_mode_fused_pairs_included():
+    # per mode Δ = base + k b (seed s adds 0.01 s); the clean rows sit at the world's b = 0.25
+    modes = {"c3d-pose": (0.05, 0.25), "c3d+stgcn": (0.20, -0.10), "c3d-mask-channel": (0.10, 0.0)}
+    rows = []
+    for bias in (np.nan, *comparisons.STUDY_BIASES):
+        b = 0.25 if np.isnan(bias) else bias
+        for seed in range(3):
+            accs = {"c3d": 0.4, **{m: 0.4 + base + k * b + 0.01 * seed for m, (base, k) in modes.items()}}
+            for exp, acc in accs.items():
+                if exp == "c3d-mask-channel" and bias == 0.8:
+                    continue  # a mode not yet trained at every bias fits on the ones it has
+                rows.append({"experiment": exp, "dataset": "puppet", "split": 1, "seed": seed,
+                             "context_bias": bias, "world_context_bias": b, "test_video_acc": acc})
+    runs = pd.DataFrame(rows)
+    slopes = tables.study_slopes(runs).set_index("treatment")
+    assert list(slopes.index) == ["c3d-pose", "c3d-mask-channel", "c3d+stgcn"]  # STUDY_BIAS_MODES order
+    assert slopes.loc["c3d+stgcn", "slope"] == pytest.approx(-0.10)
+    assert slopes.loc["c3d+stgcn", "biases"] == "0 0.25 0.5 0.8" and slopes.loc["c3d+stgcn", "n_deltas"] == 12
+    assert slopes.loc["c3d+stgcn", "interaction_mean"] == pytest.approx(-0.08)
+    assert slopes.loc["c3d-mask-channel", "biases"] == "0 0.25 0.5" and slopes.loc["c3d-mask-channel", "slope"] == pytest.approx(0)
+    # the report's own sweep fits c3d-pose − c3d the same way
+    assert slopes.loc["c3d-pose", "slope"] == pytest.approx(tables.sweep_slopes(runs).iloc[0]["slope"])
+    assert tables.study_slopes(runs[runs["context_bias"].isna()]).empty  # no sweep runs: no fit
+    text = tables.study_markdown(tables.study_table(runs), tables.study_slopes(runs))
+    assert "- c3d+stgcn − c3d (b = 0, 0.25, 0.5, 0.8): slope of Δ on b -10.0 ± " in text
+    assert "Δ(0.8) − Δ(0) = -8.0 ± 0.0 pt (paired by seed, 3 seeds)" in text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -375,3 +403,7 @@ def test_study_figures_draw_each_mode_against_its_clean_point_and_only_what_the_
     assert list(np.round(line.get_ydata(), 6)) == [10.0, 4.0, -2.0]
     line = figs["study_bias"].axes[0].get_lines()[0]
     assert list(line.get_xdata()) == [0.25, 0.8] and list(np.round(line.get_ydata(), 6)) == [5.0, 20.0]
+    slopes = pd.DataFrame([{"treatment": "c3d-pose", "slope": 0.27, "slope_ci95": 0.1}])
+    figs = dict(study_figures(pd.DataFrame(rows, columns=STUDY_COLUMNS), world_bias=0.25, slopes=slopes))
+    labels = figs["study_bias"].axes[0].get_legend_handles_labels()[1]
+    assert "c3d-pose: slope +27.0 ± 10.0 pt per unit b" in labels

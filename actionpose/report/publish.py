@@ -12,15 +12,17 @@ from actionpose.report.figures import render
 from actionpose.report import pose_quality, reliance
 from actionpose.report.records import load
 from actionpose.report.study_figures import own_world_bias, study_figures
-from actionpose.report.tables import (compare_all, report_markdown, study_markdown, study_table, summarise,
-                                      sweep_slopes)
+from actionpose.report.tables import (compare_all, report_markdown, study_markdown, study_slopes, study_table,
+                                      summarise, sweep_slopes)
 
 TABLES = ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md")
 # written only when some record carries context_reliance.csv (a stale one is removed otherwise)
 OPTIONAL_TABLES = reliance.TABLES
-# issue 18's study (tables.study_table), written once the records hold a point of it that the
-# report's own tables do not show (a stale one is removed otherwise)
+# issue 18's study (tables.study_table, and each bias-swept mode's slope: tables.study_slopes),
+# written once the records hold a point of it that the report's own tables do not show (stale
+# ones are removed otherwise)
 STUDY_TABLE = "study.csv"
+STUDY_TABLES = (STUDY_TABLE, "study_slopes.csv")
 FIGURE_SUFFIXES = (".png", ".svg")
 INTEGER_COLUMNS = ("epoch", "skipped_steps", "epochs", "test_videos", "split", "seed")
 
@@ -69,9 +71,11 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
     texts["report.md"] += reliance.reliance_markdown(rel)
     study = study_table(runs)
     if (~study["in_report"].astype(bool)).any():
+        slopes = study_slopes(runs)
         texts[STUDY_TABLE] = study.to_csv(index=False)
-        texts["report.md"] += study_markdown(study)
-    tables = [name for name in TABLES + OPTIONAL_TABLES + (STUDY_TABLE,) if name in texts]
+        texts[STUDY_TABLES[1]] = slopes.to_csv(index=False)
+        texts["report.md"] += study_markdown(study, slopes)
+    tables = [name for name in TABLES + OPTIONAL_TABLES + STUDY_TABLES if name in texts]
     with ExitStack() as stack:
         figures_tmp = stack.enter_context(atomic_dir(figures_dir))
         made = [figures_dir / p.name for p in render(records, figures_tmp)]
@@ -79,13 +83,13 @@ def write_report(source: str | Path, results_dir: str | Path, figures_dir: str |
         if fig is not None:
             made += [figures_dir / p.name for p in reliance.save_figure(fig, figures_tmp, "context_reliance")]
         if STUDY_TABLE in texts:
-            for stem, fig in study_figures(study, own_world_bias(runs)):
+            for stem, fig in study_figures(study, own_world_bias(runs), slopes):
                 made += [figures_dir / p.name for p in reliance.save_figure(fig, figures_tmp, stem)]
         for sub in sorted(p for p in figures_dir.iterdir() if p.is_dir()) if figures_dir.is_dir() else []:
             shutil.copytree(sub, figures_tmp / sub.name)
         for name in tables:  # entered last, replaced first: the figures follow at once
             stack.enter_context(atomic_path(results_dir / name)).write_text(texts[name])
-    for name in OPTIONAL_TABLES + (STUDY_TABLE,):
+    for name in OPTIONAL_TABLES + STUDY_TABLES:
         if name not in texts:
             (results_dir / name).unlink(missing_ok=True)
     return [results_dir / name for name in tables] + made

@@ -26,10 +26,15 @@ def _fit_means(ax, rows: pd.DataFrame, margin: float = 30.0) -> None:
     ax.set_ylim(max(-100.0, np.nanmin(means) - margin), min(100.0, np.nanmax(means) + margin))
 
 
-def _errorbar(ax, x, rows: pd.DataFrame, label: str) -> None:
+def _errorbar(ax, x, rows: pd.DataFrame, mode: str, label: str | None = None) -> None:
     ax.errorbar(np.asarray(x, dtype=float), rows["delta_mean"].to_numpy(dtype=float) * 100,
                 yerr=np.nan_to_num(rows["delta_ci95"].to_numpy(dtype=float)) * 100, capsize=3,
-                marker="o", label=label, color=MODE_COLOURS.get(label, "k"))
+                marker="o", label=label or mode, color=MODE_COLOURS.get(mode, "k"))
+
+
+def _slope_label(fit) -> str:
+    half = "" if np.isnan(fit["slope_ci95"]) else f" ± {fit['slope_ci95'] * 100:.1f}"
+    return f"{fit['slope'] * 100:+.1f}{half}"
 
 
 def modes_figure(study: pd.DataFrame):
@@ -88,9 +93,10 @@ def quality_figure(study: pd.DataFrame):
     return fig
 
 
-def bias_figure(study: pd.DataFrame, world_bias: float | None):
+def bias_figure(study: pd.DataFrame, world_bias: float | None, slopes: pd.DataFrame | None = None):
     """Δ against the puppet world's context bias, one curve per mode; the modes' clean rows sit
-    at the preset's own world (``world_bias``; omitted when unknown)."""
+    at the preset's own world (``world_bias``; omitted when unknown); a mode's label gives its
+    slope (``slopes``: :func:`~actionpose.report.tables.study_slopes`)."""
     import matplotlib.pyplot as plt
 
     swept = study[study["group"] == "bias"]
@@ -102,7 +108,10 @@ def bias_figure(study: pd.DataFrame, world_bias: float | None):
     for mode, group in swept.groupby("treatment", sort=True):
         here = clean[clean["treatment"] == mode] if world_bias is not None else clean.iloc[:0]
         curve = pd.concat([here, group]).sort_values("context_bias")
-        _errorbar(ax, curve["context_bias"], curve, mode)
+        fit = slopes[slopes["treatment"] == mode] if slopes is not None else slopes
+        label = mode if fit is None or fit.empty else (
+            f"{mode}: slope {_slope_label(fit.iloc[0])} pt per unit b")
+        _errorbar(ax, curve["context_bias"], curve, mode, label)
     ax.axhline(0, color="k", lw=0.8)
     _fit_means(ax, pd.concat([clean, swept]))
     ax.set(xlabel="context bias of the puppet world (0: background says nothing)",
@@ -121,8 +130,9 @@ def own_world_bias(runs: pd.DataFrame) -> float | None:
     return float(own[0]) if len(own) == 1 else None
 
 
-def study_figures(study: pd.DataFrame, world_bias: float | None = None) -> list[tuple[str, object]]:
+def study_figures(study: pd.DataFrame, world_bias: float | None = None,
+                  slopes: pd.DataFrame | None = None) -> list[tuple[str, object]]:
     """[(stem, figure)] of every study figure the table supports."""
     figs = [("study_modes", modes_figure(study)), ("study_quality", quality_figure(study)),
-            ("study_bias", bias_figure(study, world_bias))]
+            ("study_bias", bias_figure(study, world_bias, slopes))]
     return [(stem, fig) for stem, fig in figs if fig is not None]

@@ -10,7 +10,8 @@ import pandas as pd
 
 from actionpose.pose.knob import PoseQuality
 from actionpose.report import pose_quality
-from actionpose.report.comparisons import COMPARISONS, STUDY, shown_by_report
+from actionpose.report.comparisons import (COMPARISONS, STUDY, STUDY_BIAS_MODES, STUDY_MODES,
+                                            shown_by_report)
 from actionpose.report.records import load_predictions, load_runs
 from actionpose.report.stats import (
     METRIC, binomial_se, ci95, ci95_over_splits, claim_holds, ols_slope, paired_deltas,
@@ -170,32 +171,52 @@ SLOPE_COLUMNS = ["comparison", "baseline", "treatment", "biases", "n_deltas", "s
                  "intercept", "low_bias", "high_bias", "interaction_pairs", "interaction_mean", "interaction_ci95"]
 
 
+def _slope_row(runs: pd.DataFrame, baseline: str, treatment: str, biases) -> dict | None:
+    """``treatment`` − ``baseline``'s per-seed Δs fitted on the bias (runs as :func:`_sweep`
+    leaves them), or None with fewer than two biases."""
+    deltas = {b: paired_deltas(runs, baseline, treatment, "puppet", context_bias=b) for b in biases}
+    deltas = {b: d for b, d in deltas.items() if len(d)}
+    if len(deltas) < 2:
+        return None
+    x = np.concatenate([np.full(len(d), b) for b, d in deltas.items()])
+    y = np.concatenate([d.to_numpy() for d in deltas.values()])
+    slope, half = ols_slope(x, y)
+    low, high = min(deltas), max(deltas)
+    interaction = (deltas[high] - deltas[low]).dropna()  # aligned on (split, seed)
+    mean, ihalf = ci95(interaction)
+    return {"comparison": f"{treatment} − {baseline}", "baseline": baseline,
+            "treatment": treatment, "biases": " ".join(f"{b:g}" for b in deltas),
+            "n_deltas": len(x), "slope": slope, "slope_ci95": half,
+            "intercept": float(y.mean() - slope * x.mean()), "low_bias": low,
+            "high_bias": high, "interaction_pairs": len(interaction),
+            "interaction_mean": mean, "interaction_ci95": ihalf}
+
+
 def sweep_slopes(runs: pd.DataFrame) -> pd.DataFrame:
     """Does the pose benefit grow with the context bias? Per sweep comparison: the least-squares
     slope of the per-seed Δ on the bias b (Δ per unit of b) with its 95% interval (Student t,
     n - 2 dof over the n per-seed Δs), and the interaction Δ(highest b) − Δ(lowest b), paired by
     seed, with its 95% t interval."""
     runs, comps, biases = _sweep(runs)
-    rows = []
-    for comp in comps:
-        deltas = {b: paired_deltas(runs, comp.baseline, comp.treatment, "puppet", context_bias=b)
-                  for b in biases}
-        deltas = {b: d for b, d in deltas.items() if len(d)}
-        if len(deltas) < 2:
-            continue
-        x = np.concatenate([np.full(len(d), b) for b, d in deltas.items()])
-        y = np.concatenate([d.to_numpy() for d in deltas.values()])
-        slope, half = ols_slope(x, y)
-        low, high = min(deltas), max(deltas)
-        interaction = (deltas[high] - deltas[low]).dropna()  # aligned on (split, seed)
-        mean, ihalf = ci95(interaction)
-        rows.append({"comparison": f"{comp.treatment} − {comp.baseline}", "baseline": comp.baseline,
-                     "treatment": comp.treatment, "biases": " ".join(f"{b:g}" for b in deltas),
-                     "n_deltas": len(x), "slope": slope, "slope_ci95": half,
-                     "intercept": float(y.mean() - slope * x.mean()), "low_bias": low,
-                     "high_bias": high, "interaction_pairs": len(interaction),
-                     "interaction_mean": mean, "interaction_ci95": ihalf})
-    return pd.DataFrame(rows, columns=SLOPE_COLUMNS)
+    rows = [_slope_row(runs, comp.baseline, comp.treatment, biases) for comp in comps]
+    return pd.DataFrame([r for r in rows if r is not None], columns=SLOPE_COLUMNS)
+
+
+def study_slopes(runs: pd.DataFrame) -> pd.DataFrame:
+    """:func:`sweep_slopes` for each mode of the study's bias group against its no-pose baseline
+    (fused pairs included): which mode survives misleading context? The mode's clean point at
+    the preset's own world is one more bias."""
+    runs, _, biases = _sweep(runs)
+    rows = [_slope_row(runs, STUDY_MODES[mode], mode, biases) for mode in STUDY_BIAS_MODES] if biases else []
+    return pd.DataFrame([r for r in rows if r is not None], columns=SLOPE_COLUMNS)
+
+
+def _slope_words(row: dict) -> str:
+    return (f"slope of Δ on b {_pct(row['slope'], row['slope_ci95'])} pt per unit of b "
+            f"(least squares over {row['n_deltas']} per-seed Δs, 95% t interval, n − 2 dof); "
+            f"Δ({row['high_bias']:g}) − Δ({row['low_bias']:g}) = "
+            f"{_pct(row['interaction_mean'], row['interaction_ci95'])} pt "
+            f"(paired by seed, {row['interaction_pairs']} seeds)")
 
 
 def sweep_markdown(runs: pd.DataFrame) -> str:
@@ -207,19 +228,16 @@ def sweep_markdown(runs: pd.DataFrame) -> str:
         states = points[points["comparison"] == row["comparison"]]
         lines.append(
             f"- Context-bias sweep, {row['comparison']} (b = {row['biases'].replace(' ', ', ')}): "
-            f"slope of Δ on b {_pct(row['slope'], row['slope_ci95'])} pt per unit of b "
-            f"(least squares over {row['n_deltas']} per-seed Δs, 95% t interval, n − 2 dof); "
-            f"Δ({row['high_bias']:g}) − Δ({row['low_bias']:g}) = "
-            f"{_pct(row['interaction_mean'], row['interaction_ci95'])} pt "
-            f"(paired by seed, {row['interaction_pairs']} seeds); seeds per point: "
+            f"{_slope_words(row)}; seeds per point: "
             + "; ".join(f"b = {b:g}: {state}" for b, state in zip(states["context_bias"], states["stopping"])))
     return "\n" + "\n".join(lines) + "\n" if lines else ""
 
 
-def study_markdown(study: pd.DataFrame) -> str:
+def study_markdown(study: pd.DataFrame, slopes: pd.DataFrame | None = None) -> str:
     """Issue 18's study (:func:`study_table`) as the README's table "how to feed pose, when":
     per point, both means, the paired Δ with its 95% interval over seeds, the seeds, what the
-    interval says, the stopping rule's state and, for a fused pair, its pose stream alone."""
+    interval says, the stopping rule's state and, for a fused pair, its pose stream alone; then
+    each mode's Δ against the context bias (:func:`study_slopes`)."""
     if study.empty:
         return ""
     lines = ["| point (treatment vs baseline) | world | pose | baseline | treatment | Δ (treatment − baseline) "
@@ -237,6 +255,10 @@ def study_markdown(study: pd.DataFrame) -> str:
             f"| {_pct(row['baseline_mean'], row['baseline_ci95'])} | {_pct(row['treatment_mean'], row['treatment_ci95'])} "
             f"| {_pct(row['delta_mean'], row['delta_ci95'])} pt | {row['n_pairs']} | {row['verdict']} "
             f"| {row['stopping']} | {stream} |")
+    if slopes is not None and len(slopes):
+        lines += ["", "Which mode survives misleading context (Δ against the puppet world's context bias b):"]
+        lines += [f"- {row['comparison']} (b = {row['biases'].replace(' ', ', ')}): {_slope_words(row)}"
+                  for row in slopes.to_dict("records")]
     return "\n## Issue 18's study: how to feed pose\n\n" + "\n".join(lines) + "\n"
 
 
