@@ -218,7 +218,13 @@ def test_committed_records_regenerate_results_byte_for_byte(tmp_path):
     results = tmp_path / "results"
     shutil.copytree(records, results / "records")
     assert main(["figures", "--results", str(results), "--out", str(tmp_path / "figures")]) == 0
-    for name in ("runs.csv", "summary.csv", "comparisons.csv", "sweep_slopes.csv", "curves.csv", "report.md"):
+    from actionpose.report.publish import OPTIONAL_TABLES, STUDY_TABLES, TABLES
+
+    made = sorted(p.name for p in results.iterdir() if p.is_file())
+    assert set(TABLES) <= set(made)
+    # every table the records make is committed as made, and no committed table is stale
+    assert made == sorted(n for n in TABLES + OPTIONAL_TABLES + STUDY_TABLES if (RESULTS / n).is_file())
+    for name in made:
         assert filecmp.cmp(results / name, RESULTS / name, shallow=False), name
     for figure in sorted((tmp_path / "figures").iterdir()):
         assert filecmp.cmp(figure, REPO_ROOT / "figures" / figure.name, shallow=False), figure.name
