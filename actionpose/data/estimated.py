@@ -38,8 +38,9 @@ def pose_source(root: str | Path) -> dict:
 def mask_agreement(annotated: Path, estimated: Path, clips: list[tuple[str, str]]) -> dict:
     """Estimated person masks against the annotated ones, in the pose-quality knob's units:
     ``iou`` over every frame; ``miss_rate``, the share of frames with an annotated person where
-    the estimate is empty; ``estimated_person_fraction``, the share of frames with an estimate; ``mask_change``, the mean boundary shift per clip over the person's
-    height (the annotated mask's mean box height: these clips have no annotated joints)."""
+    the estimate is empty; ``estimated_person_fraction``, the share of frames with an estimate;
+    ``mask_change``, the mean boundary shift per clip over the person's height (the annotated
+    mask's mean box height: these clips have no annotated joints)."""
     import torch
 
     from actionpose.data import jhmdb

@@ -108,9 +108,8 @@ def bias_figure(study: pd.DataFrame, world_bias: float | None, slopes: pd.DataFr
     for mode, group in swept.groupby("treatment", sort=True):
         here = clean[clean["treatment"] == mode] if world_bias is not None else clean.iloc[:0]
         curve = pd.concat([here, group]).sort_values("context_bias")
-        fit = slopes[slopes["treatment"] == mode] if slopes is not None else slopes
-        label = mode if fit is None or fit.empty else (
-            f"{mode}: slope {_slope_label(fit.iloc[0])} pt per unit b")
+        fit = slopes[slopes["treatment"] == mode] if slopes is not None else pd.DataFrame()
+        label = f"{mode}: slope {_slope_label(fit.iloc[0])} pt per unit b" if len(fit) else mode
         _errorbar(ax, curve["context_bias"], curve, mode, label)
     ax.axhline(0, color="k", lw=0.8)
     _fit_means(ax, pd.concat([clean, swept]))
