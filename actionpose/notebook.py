@@ -25,6 +25,7 @@ import pandas as pd
 from actionpose.errors import ConfigError, DataError
 from actionpose.paths import REPO_ROOT, data_root, runs_root
 from actionpose.report.records import read_record
+from actionpose.report.pose_quality import selected as quality_selected
 from actionpose.report.stats import METRIC, binomial_se, wilson95
 from actionpose.report.tables import Paired, compare, disagreements, per_class_delta
 from actionpose.train.experiments import dataset_label, make_config
@@ -233,10 +234,12 @@ def _read(folders: Iterable[Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _own_world(runs: pd.DataFrame, experiments: list[str], dataset: str, preset: str) -> pd.DataFrame:
+    """The rows (runs or curves) of ``experiments`` on the preset's own world at clean pose: a
+    context-bias sweep or a pose-quality run shares a clean run's split and seed."""
     if runs.empty:
         return runs
     return runs[runs["experiment"].isin(experiments) & (runs["dataset"] == dataset)
-                & (runs["preset"] == preset) & runs["context_bias"].isna()]
+                & (runs["preset"] == preset) & runs["context_bias"].isna() & quality_selected(runs, None)]
 
 
 def _pairs(runs: pd.DataFrame, baseline: str, treatments: tuple[str, ...]) -> dict[str, pd.DataFrame]:
@@ -297,8 +300,7 @@ def pair_runs(baseline: str, treatment: str | Iterable[str], dataset: str = "pup
         pd.concat(pairs.values()).drop_duplicates(), on=KEYS))
     table = pd.concat(keep, ignore_index=True).sort_values(["experiment", "split", "seed"])
     table = table.reset_index(drop=True)
-    curves = curves[curves["experiment"].isin(experiments) & (curves["dataset"] == label)
-                    & (curves["preset"] == preset) & curves["context_bias"].isna()]
+    curves = _own_world(curves, experiments, label, preset)
     curves = curves.merge(table[["experiment", *KEYS]], on=["experiment", *KEYS])
     paired = tuple(compare(table, baseline, t, dataset=label, preset=preset) for t in treatments)
     return PairRuns(baseline, treatments, label, preset, source, folder, runs, table, curves, paired)

@@ -35,3 +35,18 @@ def write_pair(root: Path, base: list[float], treat: list[float], **kw) -> None:
     for seed, (a, b) in enumerate(zip(base, treat)):
         write_run(root, "c3d", a, seed=seed, **kw)
         write_run(root, "c3d-pose", b, seed=seed, **kw)
+
+
+def write_degraded(root: Path, experiment: str, acc: float, quality, *, seed: int,
+                   records: bool = False, preset: str = "smoke") -> Path:
+    """A finished run (or record) trained at pose ``quality`` (a ``PoseQuality``): the knob in
+    its config and its name."""
+    scratch = root.parent / f"{root.name}-scratch"
+    made = write_run(scratch, experiment, acc, seed=seed, records=records, preset=preset)
+    name = made.name.replace("-split1", "".join(f"-{p}" for p in quality.parts()) + "-split1")
+    folder = root / made.parent.relative_to(scratch) / name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    made.rename(folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, **quality.config()}))
+    return folder

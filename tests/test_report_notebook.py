@@ -7,7 +7,8 @@ import pytest
 import actionpose.train.runs as train_runs
 from actionpose import report
 from actionpose.notebook import pair_runs
-from report_fixtures import write_run
+from actionpose.pose.quality import PoseQuality
+from report_fixtures import write_degraded, write_run
 
 BASE, TREAT = [0.50, 0.40, 0.60, 0.45], [0.55, 0.46, 0.64, 0.50]
 
@@ -15,13 +16,16 @@ BASE, TREAT = [0.50, 0.40, 0.60, 0.45], [0.55, 0.46, 0.64, 0.50]
 @pytest.fixture
 def records(tmp_path):
     """Records of c3d and c3d-pose at the cpu preset, 4 seeds, beside runs that must be left out:
-    a sweep point, another preset, another dataset and a baseline seed without its treatment."""
+    a sweep point, degraded pose, another preset, another dataset and a baseline seed without its
+    treatment."""
     root = tmp_path / "records"
     for seed, (a, b) in enumerate(zip(BASE, TREAT)):
         write_run(root, "c3d", a, seed=seed, preset="cpu", records=True)
         write_run(root, "c3d-pose", b, seed=seed, preset="cpu", records=True)
     write_run(root, "c3d", 0.9, seed=0, preset="cpu", context_bias=0.8, records=True)
     write_run(root, "c3d-pose", 0.1, seed=0, preset="cpu", context_bias=0.8, records=True)
+    for seed in range(2):  # the same split and seed as clean runs
+        write_degraded(root, "c3d-pose", 0.1, PoseQuality(miss_rate=0.5), seed=seed, preset="cpu", records=True)
     write_run(root, "c3d", 0.9, seed=0, preset="smoke", records=True)
     write_run(root, "c3d", 0.9, seed=0, preset="cpu", dataset="actors", records=True)
     write_run(root, "c3d", 0.9, seed=7, preset="cpu", records=True)

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from actionpose.cli import main
+from actionpose.pose.quality import PoseQuality
 from actionpose.train import reproduction as R
 from actionpose.train.experiments import make_config
 from report_fixtures import METRICS_HEADER, write_run
@@ -70,6 +71,17 @@ def test_a_difference_is_judged_against_two_sds_of_the_committed_seeds(committed
     assert near["delta_pt"] == pytest.approx(5.0) and near["spread_pt"] == pytest.approx(20.0)
     assert near["within_spread"] is True and far["within_spread"] is False
     assert near["committed_seeds"] == 3 and near["detail"] == "test_clip_acc, test_video_acc differ from epoch 1"
+
+
+def test_the_spread_is_over_the_committed_seeds_at_the_same_pose_quality(tmp_path):
+    runs, records = tmp_path / "runs", tmp_path / "results" / "records"
+    clean = [_run(runs, "c3d-pose", acc, seed=s, records=records) for s, acc in enumerate((0.5, 0.6, 0.7))]
+    missed = PoseQuality(miss_rate=0.5).config()
+    for s, acc in enumerate((0.1, 0.9)):  # the same seeds at another setting: not the clean runs' spread
+        _run(tmp_path / "runs-missed", "c3d-pose", acc, seed=s, records=records, **missed)
+    _set_final(clean[0], 0.55)
+    row = R.check_against_records(clean[:1], records).iloc[0]
+    assert row["committed_seeds"] == 3 and row["spread_pt"] == pytest.approx(20.0)
 
 
 def test_the_check_is_written_and_summarised(committed, capsys):

@@ -20,25 +20,9 @@ from actionpose.report import comparisons, pose_quality, stats, tables
 from actionpose.report.publish import write_report
 from actionpose.train import experiments as X
 from actionpose.train import seeds as S
-from report_fixtures import METRICS_HEADER, write_run
+from report_fixtures import METRICS_HEADER, write_degraded, write_run
 
 JITTER = PoseQuality(jitter=0.1)
-
-
-def _degraded(root: Path, experiment: str, acc: float, quality: PoseQuality, *, seed: int,
-              records: bool = False, preset: str = "smoke", seconds: float | None = None) -> Path:
-    """A finished run (or record) trained at ``quality``: the knob in its config and its name."""
-    scratch = root.parent / f"{root.name}-scratch"
-    made = write_run(scratch, experiment, acc, seed=seed, records=records, preset=preset)
-    name = made.name.replace("-split1", "".join(f"-{p}" for p in quality.parts()) + "-split1")
-    folder = root / made.parent.relative_to(scratch) / name
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    made.rename(folder)
-    config = json.loads((folder / "config.json").read_text())
-    (folder / "config.json").write_text(json.dumps({**config, **quality.config()}))
-    if seconds is not None:
-        _set_seconds(folder, seconds)
-    return folder
 
 
 def _set_seconds(folder: Path, seconds: float) -> None:
@@ -71,7 +55,7 @@ def mixed(tmp_path):
     for seed in range(3):
         write_run(tmp_path, "c3d", 0.50 + 0.01 * seed, seed=seed)
         write_run(tmp_path, "stgcn", 0.70, seed=seed)
-        _degraded(tmp_path, "stgcn", 0.60 - 0.02 * seed, JITTER, seed=seed)
+        write_degraded(tmp_path, "stgcn", 0.60 - 0.02 * seed, JITTER, seed=seed)
     return tmp_path
 
 
@@ -87,7 +71,7 @@ def test_load_runs_carries_the_knob_and_clean_runs_read_as_zero(mixed):
 
 
 def test_a_setting_out_of_range_in_a_record_is_an_error_naming_its_config(tmp_path):
-    folder = _degraded(tmp_path, "stgcn", 0.6, JITTER, seed=0)
+    folder = write_degraded(tmp_path, "stgcn", 0.6, JITTER, seed=0)
     (folder / "config.json").write_text(json.dumps({"experiment": "stgcn", "pose_miss_rate": 1.5}))
     with pytest.raises(DataError, match=r"config.json: pose quality miss_rate must be in \[0.0, 1.0\]"):
         report.load_runs(tmp_path)
@@ -119,7 +103,7 @@ def test_compare_selects_the_setting_and_makes_no_claim_for_degraded_pose(tmp_pa
     assert "test_video_acc stgcn jitter0.1" in own.table
     for seed in range(3):  # a report claim on degraded pose is no claim of the report
         write_run(tmp_path / "p", "c3d", 0.5, seed=seed)
-        _degraded(tmp_path / "p", "c3d-pose", 0.6 + 0.01 * seed, PoseQuality(miss_rate=0.5), seed=seed)
+        write_degraded(tmp_path / "p", "c3d-pose", 0.6 + 0.01 * seed, PoseQuality(miss_rate=0.5), seed=seed)
     assert report.compare(tmp_path / "p", "c3d", "c3d-pose", pose_quality=PoseQuality(miss_rate=0.5)).claim is None
 
 
@@ -139,7 +123,7 @@ def test_degraded_runs_leave_the_reports_tables_as_they_were_and_add_the_study_t
     assert not (before / "study.csv").exists()  # every study point with runs is the report's own
     assert "pose_jitter" not in (before / "runs.csv").read_text().splitlines()[0]
     for seed in range(3):
-        _degraded(records, "c3d-pose", 0.55, PoseQuality(miss_rate=0.2), seed=seed, records=True)
+        write_degraded(records, "c3d-pose", 0.55, PoseQuality(miss_rate=0.2), seed=seed, records=True)
     write_report(records, after, tmp_path / "figures-after")
     for name in ("comparisons.csv", "sweep_slopes.csv"):
         assert (before / name).read_bytes() == (after / name).read_bytes(), name
@@ -338,7 +322,7 @@ def test_seeds_study_claim_end_to_end_at_the_smoke_preset(tmp_path, monkeypatch,
     records = results / "records"
     for seed in range(9):
         write_run(records, "c3d", 0.4, seed=seed, records=True)
-        fused = _degraded(records, "c3d+stgcn", (0.2, 0.6)[seed % 2], JITTER, seed=seed, records=True)
+        fused = write_degraded(records, "c3d+stgcn", (0.2, 0.6)[seed % 2], JITTER, seed=seed, records=True)
         assert fused.parent.parent.name == "c3d+stgcn"
     code = main(["seeds", "--claim", "study:c3d+stgcn/jitter0.1", "--until-decided", "--preset", "smoke",
                  "--out", str(tmp_path / "runs"), "--results", str(results), "--quiet"])

@@ -264,6 +264,7 @@ def _metrics_equal(run: pd.DataFrame, record: pd.DataFrame) -> tuple[bool, str]:
 
 def check_run(folder: Path, records_dir: Path, committed: pd.DataFrame | None) -> dict:
     """One run folder against its record: a row of ``reproduction.csv``."""
+    from actionpose.report import pose_quality
     from actionpose.report.records import read_record
     from actionpose.train.runs import config_difference
     from actionpose.train.runs import read_record as read_json
@@ -307,7 +308,8 @@ def check_run(folder: Path, records_dir: Path, committed: pd.DataFrame | None) -
                           & (committed["dataset"] == rec["dataset"])
                           & (committed["preset"] == rec["preset"])
                           & (committed["context_bias"].isna() if pd.isna(bias)
-                             else committed["context_bias"] == bias)]["test_video_acc"]
+                             else committed["context_bias"] == bias)
+                          & pose_quality.selected(committed, pose_quality.setting(rec))]["test_video_acc"]
         row["committed_seeds"] = len(seeds)
         if len(seeds) >= 2:
             spread = SPREAD_SDS * float(seeds.std(ddof=1))
