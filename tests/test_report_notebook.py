@@ -25,7 +25,8 @@ def records(tmp_path):
     write_run(root, "c3d", 0.9, seed=0, preset="cpu", context_bias=0.8, records=True)
     write_run(root, "c3d-pose", 0.1, seed=0, preset="cpu", context_bias=0.8, records=True)
     for seed in range(2):  # the same split and seed as clean runs
-        write_degraded(root, "c3d-pose", 0.1, PoseQuality(miss_rate=0.5), seed=seed, preset="cpu", records=True)
+        write_degraded(root, "c3d-pose", 0.1, PoseQuality(miss_rate=0.5), seed=seed, preset="cpu",
+                       records=True)
     write_run(root, "c3d", 0.9, seed=0, preset="smoke", records=True)
     write_run(root, "c3d", 0.9, seed=0, preset="cpu", dataset="actors", records=True)
     write_run(root, "c3d", 0.9, seed=7, preset="cpu", records=True)
